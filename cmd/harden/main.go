@@ -1,0 +1,104 @@
+// Command harden builds, tests, publishes, signs and verifies hardened
+// container images. This package only wires flags to internal packages.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/registry"
+)
+
+// version is set at release time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// globals are the persistent flags every command shares.
+type globals struct {
+	config string
+	output string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(os.Stdout, os.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harden: "+err.Error())
+	}
+	stop()
+	os.Exit(errs.ExitCode(err))
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "harden",
+		Short:         "Build, test, publish, sign and verify hardened container images",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "text" && g.output != "json" {
+				return errs.Input(fmt.Errorf("--output %q: use text or json", g.output))
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errs.Input(err) })
+	root.PersistentFlags().StringVar(&g.config, "config", config.DefaultPath, "image definition (harden.yaml)")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json")
+	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g))
+	return root
+}
+
+// args wraps cobra's positional-argument checks so misuse exits 2.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return errs.Input(fmt.Errorf("%w; see %s --help", err, cmd.CommandPath()))
+		}
+		return nil
+	}
+}
+
+func (g *globals) load(ctx context.Context, lockOverride string) (*project.Project, error) {
+	return project.Load(ctx, g.config, lockOverride)
+}
+
+func (g *globals) registry() *registry.Client {
+	return registry.New(registry.WithUserAgent("harden/" + version))
+}
+
+// logf writes progress to stderr so stdout stays clean for results.
+func (g *globals) logf(format string, a ...any) {
+	fmt.Fprintf(g.stderr, format+"\n", a...)
+}
+
+// emit renders v as JSON when --output json, else calls text.
+func (g *globals) emit(v any, text func(w io.Writer)) error {
+	if g.output == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(g.stdout)
+	return nil
+}
+
+var errCheckFailed = errors.New("checks failed")

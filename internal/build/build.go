@@ -1,0 +1,356 @@
+// Package build is harden's native, daemonless image builder: a base image
+// pinned by digest plus the locked wheels, installed without Python, in
+// deterministic layers. Same inputs, same digests.
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/gitinfo"
+	"github.com/harden-dev/harden/internal/layer"
+	"github.com/harden-dev/harden/internal/lock"
+	"github.com/harden-dev/harden/internal/pyenv"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/wheel"
+	"github.com/harden-dev/harden/internal/wheels"
+)
+
+// Options are the inputs of one build.
+type Options struct {
+	Config   *config.Config
+	Lock     *lock.File
+	Input    *lock.Input // top-level requirements: their wheels get REQUESTED
+	Source   wheels.Source
+	Cache    *wheels.Cache
+	Registry *registry.Client
+	Epoch    time.Time
+	Git      gitinfo.Info
+	// Log receives one line per step; nil discards.
+	Log func(format string, args ...any)
+}
+
+// Build produces the image index in memory. Base layers stay lazy until
+// the index is written or pushed.
+func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
+	logf := o.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	c := o.Config
+	baseRef, err := c.BaseRef()
+	if err != nil {
+		return nil, nil, errs.Input(err)
+	}
+	logf("base %s", baseRef)
+	bases, err := basePlatforms(ctx, o.Registry, baseRef, c.Platforms)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &Record{
+		SchemaVersion:   RecordSchema,
+		Name:            c.Name,
+		Version:         c.Version,
+		Base:            BaseRecord{Name: baseName(c.Base), Digest: baseRef.DigestStr(), Ref: baseRef.String()},
+		Lock:            LockRecord{Path: c.Lock, Digest: o.Lock.Digest},
+		SourceDateEpoch: o.Epoch.Unix(),
+		Source:          SourceRecord{URL: firstNonEmpty(c.Source.URL, o.Git.RemoteURL), Revision: firstNonEmpty(c.Source.Revision, o.Git.Commit)},
+	}
+	if c.Lock == "" {
+		rec.Lock.Path = o.Lock.Path
+	}
+	requested := map[string]bool{}
+	if o.Input != nil {
+		for _, r := range o.Input.Requirements {
+			requested[r.Key] = true
+		}
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	var adds []mutate.IndexAddendum
+	for _, b := range bases {
+		logf("%s: installing wheels", b.platform)
+		img, prec, err := buildPlatform(ctx, o, b, requested, rec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.platform, err)
+		}
+		plat := b.desc.Platform
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+		rec.Platforms = append(rec.Platforms, *prec)
+	}
+	idx = mutate.AppendManifests(idx, adds...)
+	d, err := idx.Digest()
+	if err != nil {
+		return nil, nil, fmt.Errorf("compute index digest: %w", err)
+	}
+	rec.Digest = d.String()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, m := range im.Manifests {
+		rec.Platforms[i].Digest = m.Digest.String()
+	}
+	logf("index %s", d)
+	return idx, rec, nil
+}
+
+type basePlatform struct {
+	platform string
+	desc     v1.Descriptor
+	img      v1.Image
+}
+
+// basePlatforms pulls the base by digest and picks the manifest of every
+// requested platform.
+func basePlatforms(ctx context.Context, rc *registry.Client, ref name.Digest, platforms []string) ([]basePlatform, error) {
+	idx, err := rc.Index(ctx, ref)
+	if registry.IsNotIndex(err) {
+		img, err := rc.Image(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("read base config: %w", err)
+		}
+		p := cf.Platform()
+		if p == nil || len(platforms) != 1 || p.String() != platforms[0] {
+			return nil, errs.Input(fmt.Errorf("base %s is a single-platform image (%v) but platforms are %v; pin the base's multi-platform index digest (harden base resolve) or set platforms to match", ref, p, platforms))
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		d, _ := img.Digest()
+		return []basePlatform{{platform: platforms[0], img: img, desc: v1.Descriptor{Digest: d, MediaType: m.MediaType, Platform: p}}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read base index: %w", err)
+	}
+	var out []basePlatform
+	for _, want := range platforms {
+		wp, err := v1.ParsePlatform(want)
+		if err != nil {
+			return nil, errs.Input(fmt.Errorf("platform %q: %w", want, err))
+		}
+		var found *v1.Descriptor
+		var have []string
+		for i, m := range im.Manifests {
+			if m.Platform == nil {
+				continue
+			}
+			have = append(have, m.Platform.String())
+			if m.Platform.OS == wp.OS && m.Platform.Architecture == wp.Architecture && (wp.Variant == "" || m.Platform.Variant == wp.Variant) {
+				found = &im.Manifests[i]
+				break
+			}
+		}
+		if found == nil {
+			return nil, errs.Input(fmt.Errorf("base %s has no %s manifest (it has %s); remove %s from platforms or choose another base", ref, want, strings.Join(have, ", "), want))
+		}
+		img, err := idx.Image(found.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("read base %s manifest: %w", want, err)
+		}
+		out = append(out, basePlatform{platform: want, desc: *found, img: img})
+	}
+	return out, nil
+}
+
+func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map[string]bool, rec *Record) (v1.Image, *PlatformRecord, error) {
+	c := o.Config
+	cf, err := b.img.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read base config: %w", err)
+	}
+	fs, err := layer.Flatten(b.img, func(p string) bool { return pyenv.KeepData(p) || strings.HasSuffix(p, ".dist-info/RECORD") })
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := pyenv.Detect(fs, cf.Config.Env, cf.Architecture, cf.Variant, pyenv.Overrides{
+		Interpreter: c.Python.Interpreter, SitePackages: c.Python.SitePackages, Scripts: c.Python.Scripts})
+	if err != nil {
+		return nil, nil, errs.Input(fmt.Errorf("inspect base: %w", err))
+	}
+	target := wheel.Target{PythonMajor: env.Major, PythonMinor: env.Minor, Implementation: "cp", Arch: env.Arch, GlibcMajor: env.GlibcMajor, GlibcMinor: env.GlibcMinor}
+	menv, err := lock.TargetEnv(env.Version, b.platform)
+	if err != nil {
+		return nil, nil, errs.Input(err)
+	}
+	picks, err := wheels.Select(ctx, o.Source, o.Lock, target, menv, b.platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(picks, func(i, j int) bool { return picks[i].Req.Key < picks[j].Req.Key })
+
+	wheelTree := layer.New()
+	prec := &PlatformRecord{Platform: b.platform, BaseDigest: b.desc.Digest.String(), Python: *env}
+	scheme := wheel.Scheme{Purelib: env.Purelib, Platlib: env.Platlib, Scripts: env.Scripts, Data: env.Data, Headers: env.Headers}
+	for _, p := range picks {
+		sum, err := lockedHash(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := o.Cache.Fetch(ctx, o.Source, p.File, sum)
+		if err != nil {
+			return nil, nil, err
+		}
+		inst, err := wheel.Install(bytes.NewReader(data), int64(len(data)), p.File.Filename, wheelTree, wheel.InstallOptions{
+			Scheme: scheme, Interpreter: env.Interpreter, Requested: requested[p.Req.Key], Installer: "harden"})
+		if err != nil {
+			return nil, nil, errs.Input(fmt.Errorf("install %s: %w", p.File.Filename, err))
+		}
+		if !sameName(inst.Name, p.Req.Name) {
+			return nil, nil, errs.Input(fmt.Errorf("%s declares project %q in its METADATA but the lock pins %q; the file is mislabelled: remove it from the index", p.File.Filename, inst.Name, p.Req.Name))
+		}
+		prec.Wheels = append(prec.Wheels, WheelRecord{Name: p.Req.Key, Version: p.Req.Version, Filename: p.File.Filename, SHA256: sum, URL: p.File.URL})
+	}
+	if err := shadowBaseDists(fs, wheelTree, scheme, picks); err != nil {
+		return nil, nil, err
+	}
+	userTree, home, err := userLayer(fs, c.User)
+	if err != nil {
+		return nil, nil, errs.Input(err)
+	}
+	mt := types.OCILayer
+	if b.desc.MediaType == types.DockerManifestSchema2 {
+		mt = types.DockerLayer
+	}
+	userLayer, err := userTree.Layer(o.Epoch, mt)
+	if err != nil {
+		return nil, nil, err
+	}
+	wheelLayer, err := wheelTree.Layer(o.Epoch, mt)
+	if err != nil {
+		return nil, nil, err
+	}
+	created := v1.Time{Time: o.Epoch}
+	img, err := mutate.Append(b.img,
+		mutate.Addendum{Layer: userLayer, History: v1.History{Created: created, CreatedBy: fmt.Sprintf("harden: user %s (%d:%d)", c.User.Name, c.User.UID, c.User.GID), Comment: "harden"}},
+		mutate.Addendum{Layer: wheelLayer, History: v1.History{Created: created, CreatedBy: fmt.Sprintf("harden: install %d locked wheels (lock %s)", len(picks), o.Lock.Digest), Comment: "harden"}},
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("append layers: %w", err)
+	}
+	ncf, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, err
+	}
+	ncf = ncf.DeepCopy()
+	ncf.Created = created
+	ncf.Config.User = fmt.Sprintf("%d:%d", c.User.UID, c.User.GID)
+	ncf.Config.Entrypoint = append([]string(nil), c.Entrypoint...)
+	ncf.Config.Cmd = append([]string(nil), c.Cmd...)
+	ncf.Config.WorkingDir = firstNonEmpty(c.WorkingDir, home)
+	ncf.Config.Env = mergeEnv(ncf.Config.Env, c.Env, home)
+	ncf.Config.Labels = labels(ncf.Config.Labels, c, rec, b.desc.Digest.String(), o.Epoch)
+	img, err = mutate.ConfigFile(img, ncf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("set image config: %w", err)
+	}
+	if b.desc.MediaType == types.DockerManifestSchema2 {
+		img = mutate.MediaType(img, types.DockerManifestSchema2)
+	} else {
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	}
+	return img, prec, nil
+}
+
+func lockedHash(p wheels.Pick) (string, error) {
+	for _, h := range p.Req.Hashes {
+		if h == p.File.SHA256 {
+			return h, nil
+		}
+	}
+	return "", errors.New("internal: picked a file without a locked hash")
+}
+
+func sameName(a, b string) bool { return wheel.NormalizeName(a) == wheel.NormalizeName(b) }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// baseName is the human reference of the base without its digest.
+func baseName(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i]
+	}
+	return ref
+}
+
+// mergeEnv keeps the base's variables in order, overrides or appends the
+// configured ones in sorted order, and sets HOME unless configured.
+func mergeEnv(base []string, set map[string]string, home string) []string {
+	out := append([]string(nil), base...)
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if _, ok := set["HOME"]; !ok {
+		keys = append(keys, "HOME")
+	}
+	for _, k := range keys {
+		v, ok := set[k]
+		if !ok {
+			v = home
+		}
+		replaced := false
+		for i, kv := range out {
+			if strings.HasPrefix(kv, k+"=") {
+				out[i] = k + "=" + v
+				replaced = true
+			}
+		}
+		if !replaced {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func labels(base map[string]string, c *config.Config, rec *Record, baseDigest string, epoch time.Time) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range c.Labels {
+		out[k] = v
+	}
+	set := func(k, v string) {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	set("org.opencontainers.image.source", rec.Source.URL)
+	set("org.opencontainers.image.revision", rec.Source.Revision)
+	set("org.opencontainers.image.version", c.Version)
+	set("org.opencontainers.image.created", epoch.UTC().Format(time.RFC3339))
+	set("org.opencontainers.image.base.name", rec.Base.Name)
+	set("org.opencontainers.image.base.digest", baseDigest)
+	return out
+}

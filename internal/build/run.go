@@ -1,0 +1,68 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/gitinfo"
+	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/wheels"
+)
+
+// Params are the command-level inputs of harden build.
+type Params struct {
+	Project         *project.Project
+	Out             string // output dir: oci/ and build.json
+	WheelDir        string // offline wheel source; wins over IndexURL
+	IndexURL        string // simple index; "" = config, then PyPI
+	CacheDir        string
+	SourceDateEpoch string // the SOURCE_DATE_EPOCH variable, "" if unset
+	Registry        *registry.Client
+	HTTPClient      *http.Client
+	Log             func(format string, args ...any)
+}
+
+// Run builds the project's image and writes it to p.Out.
+func Run(ctx context.Context, p Params) (*Record, error) {
+	epoch, err := gitinfo.Epoch(p.SourceDateEpoch, p.Project.Git)
+	if err != nil {
+		return nil, errs.Input(err)
+	}
+	src, err := SourceFor(p.Project, p.WheelDir, p.IndexURL, p.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := wheels.NewCache(p.CacheDir)
+	if err != nil {
+		return nil, errs.Input(err)
+	}
+	start := time.Now()
+	idx, rec, err := Build(ctx, Options{
+		Config: p.Project.Config, Lock: p.Project.Lock, Input: p.Project.Input,
+		Source: src, Cache: cache, Registry: p.Registry, Epoch: epoch, Git: p.Project.Git, Log: p.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteOutput(p.Out, idx, rec); err != nil {
+		return nil, fmt.Errorf("write build output: %w", err)
+	}
+	if p.Log != nil {
+		p.Log("wrote %s in %s", p.Out, time.Since(start).Round(time.Millisecond))
+	}
+	return rec, nil
+}
+
+// SourceFor picks the wheel source: --wheel-dir, else --index-url, else
+// the lock's --index-url, else the config's index, else PyPI.
+func SourceFor(pr *project.Project, wheelDir, indexURL string, hc *http.Client) (wheels.Source, error) {
+	if wheelDir != "" {
+		return wheels.NewDir(wheelDir), nil
+	}
+	u := firstNonEmpty(indexURL, pr.Lock.IndexURL, pr.Config.Index.URL, wheels.DefaultIndex)
+	return wheels.NewIndex(u, hc)
+}

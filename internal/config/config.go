@@ -1,0 +1,380 @@
+// Package config loads harden.yaml, the definition of one hardened image:
+// what to build it from, how to run it and how to smoke-test it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPath is where commands look for the image definition.
+const DefaultPath = "image/harden.yaml"
+
+// Defaults applied to fields left out of harden.yaml.
+const (
+	DefaultPlatform     = "linux/amd64"
+	DefaultRequirements = "requirements.in"
+	DefaultLock         = "requirements.lock"
+	DefaultIndexURL     = "https://pypi.org/simple/"
+	DefaultUID          = 10001
+	DefaultGID          = 10001
+	DefaultEntrypoint   = "pgcli"
+	DefaultSmokeTimeout = 60 * time.Second
+)
+
+// Config is a parsed harden.yaml.
+type Config struct {
+	Path string `yaml:"-"` // file it came from
+	Dir  string `yaml:"-"` // its directory; relative paths below resolve against it
+
+	Name         string            `yaml:"name"`         // "pgcli"
+	Version      string            `yaml:"version"`      // "4.3.0-r1"
+	Repository   string            `yaml:"repository"`   // target repo, no tag or digest
+	Base         string            `yaml:"base"`         // "python:3.12-slim@sha256:<64hex>"; a digest is required
+	Platforms    []string          `yaml:"platforms"`    // default [linux/amd64]
+	Requirements string            `yaml:"requirements"` // default requirements.in
+	Lock         string            `yaml:"lock"`         // default requirements.lock
+	Index        Index             `yaml:"index"`
+	Python       Python            `yaml:"python"`
+	User         User              `yaml:"user"`
+	Entrypoint   []string          `yaml:"entrypoint"` // default [pgcli]
+	Cmd          []string          `yaml:"cmd"`
+	Env          map[string]string `yaml:"env"`
+	WorkingDir   string            `yaml:"workingDir"`
+	Labels       map[string]string `yaml:"labels"`
+	Source       Source            `yaml:"source"`
+	Smoke        []SmokeTest       `yaml:"smoke"`
+}
+
+// Index is the package index wheels come from.
+type Index struct {
+	URL string `yaml:"url"` // default https://pypi.org/simple/
+}
+
+// Python optionally overrides what harden detects in the base image.
+type Python struct {
+	Interpreter  string `yaml:"interpreter"`
+	SitePackages string `yaml:"sitePackages"`
+	Scripts      string `yaml:"scripts"`
+}
+
+// User is the runtime user the image runs as. Defaults: name = Config.Name,
+// uid and gid 10001, home /home/<name>.
+type User struct {
+	Name string `yaml:"name"`
+	UID  int    `yaml:"uid"`
+	GID  int    `yaml:"gid"`
+	Home string `yaml:"home"`
+}
+
+// Source says where the image definition lives, for OCI labels.
+type Source struct {
+	URL      string `yaml:"url"`
+	Revision string `yaml:"revision"`
+}
+
+// SmokeTest runs the built image once and checks what it did.
+type SmokeTest struct {
+	Name       string   `yaml:"name"`
+	Entrypoint []string `yaml:"entrypoint"` // override; empty = image entrypoint
+	Args       []string `yaml:"args"`
+	Expect     Expect   `yaml:"expect"`
+	Timeout    Duration `yaml:"timeout"` // default 60s
+}
+
+// Expect is what a smoke test must observe. ExitCode is always checked.
+type Expect struct {
+	ExitCode       int    `yaml:"exitCode"`
+	Stdout         string `yaml:"stdout"` // exact, after trimming one trailing newline
+	StdoutContains string `yaml:"stdoutContains"`
+	StdoutRegexp   string `yaml:"stdoutRegexp"`
+}
+
+// Duration is a time.Duration written in YAML as a string like "30s".
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML reads a Go duration string such as "30s" or "2m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalYAML writes the duration as a string such as "30s".
+func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
+
+func parseDuration(n *yaml.Node) (time.Duration, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, errors.New(`want a duration such as "30s"`)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(n.Value, 64); nerr == nil {
+			return 0, fmt.Errorf("%q has no unit", n.Value)
+		}
+		return 0, fmt.Errorf("%q is not a duration", n.Value)
+	}
+	return v, nil
+}
+
+// Error is one problem with a config file. Its text is
+// "<file>[:<line>]: [<field>: ]<problem>; <fix>".
+type Error struct {
+	Path    string
+	Line    int    // 0 when unknown
+	Field   string // dotted path such as "smoke[1].timeout"; "" for the whole file
+	Problem string
+	Fix     string
+	Err     error // underlying cause, if any
+}
+
+func (e *Error) Error() string {
+	var b bytes.Buffer
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Problem)
+	if e.Fix != "" {
+		b.WriteString("; " + e.Fix)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads the config at path, decodes it strictly, applies defaults and
+// validates it.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &Error{Path: path, Problem: "no such file", Fix: "create it, or point --config at the image's harden.yaml", Err: err}
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// yaml.v3 reports "yaml: line N: msg" for syntax errors and "line N: msg"
+// inside type errors.
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Parse decodes data (read from path) strictly, applies defaults and
+// validates the result. Every problem found is returned at once.
+func Parse(data []byte, path string) (*Config, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{Path: path, Problem: "the file is empty", Fix: "define at least name, version, repository and base"}
+		}
+		return nil, syntaxError(path, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{Path: path, Line: extra.Line, Problem: "more than one YAML document", Fix: `keep one document: remove the "---" and what follows`}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, syntaxError(path, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, &Error{Path: path, Problem: "the file is empty", Fix: "define at least name, version, repository and base"}
+		}
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+			return nil, &Error{Path: path, Problem: "the file is empty", Fix: "define at least name, version, repository and base"}
+		}
+		return nil, &Error{Path: path, Line: root.Line, Problem: fmt.Sprintf("the top level is %s, not a mapping of fields", kindName(root)),
+			Fix: "write fields such as name:, version:, repository: and base: at the top level"}
+	}
+
+	ck := newChecker(path)
+	ck.check(root, configType, "")
+	if len(ck.errs) > 0 {
+		return nil, errors.Join(ck.errs...)
+	}
+
+	c := &Config{}
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(c); err != nil {
+		return nil, syntaxError(path, err)
+	}
+	c.Path, c.Dir = path, filepath.Dir(path)
+	c.dropEmpty()
+	c.applyDefaults(ck.present)
+
+	var errs []error
+	for i, t := range c.Smoke {
+		if !hasExpectation(ck.present, fmt.Sprintf("smoke[%d].expect", i)) {
+			errs = append(errs, &Error{Path: path, Line: ck.lines[fmt.Sprintf("smoke[%d]", i)], Field: fmt.Sprintf("smoke[%d]", i),
+				Problem: fmt.Sprintf("test %q has no expectation", t.Name),
+				Fix:     "add expect: with exitCode, stdout, stdoutContains or stdoutRegexp"})
+		}
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// hasExpectation reports whether the expect mapping at field sets at
+// least one of its fields.
+func hasExpectation(present map[string]bool, field string) bool {
+	for _, f := range fieldNames(reflect.TypeFor[Expect]()) {
+		if present[field+"."+f] {
+			return true
+		}
+	}
+	return false
+}
+
+// syntaxError turns a yaml.v3 error into "<path>:<line>: <message>".
+func syntaxError(path string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		var errs []error
+		for _, msg := range te.Errors {
+			errs = append(errs, lineError(path, msg, "fix the value's type", err))
+		}
+		return errors.Join(errs...)
+	}
+	return lineError(path, err.Error(), "fix the YAML syntax", err)
+}
+
+func lineError(path, msg, fix string, err error) error {
+	e := &Error{Path: path, Problem: msg, Fix: fix, Err: err}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Problem = m[2]
+	}
+	return e
+}
+
+// dropEmpty turns empty lists and maps into nil, so "cmd: []" and no cmd
+// decode alike.
+func (c *Config) dropEmpty() {
+	nilIfEmpty := func(s []string) []string {
+		if len(s) == 0 {
+			return nil
+		}
+		return s
+	}
+	c.Platforms, c.Entrypoint, c.Cmd = nilIfEmpty(c.Platforms), nilIfEmpty(c.Entrypoint), nilIfEmpty(c.Cmd)
+	if len(c.Env) == 0 {
+		c.Env = nil
+	}
+	if len(c.Labels) == 0 {
+		c.Labels = nil
+	}
+	if len(c.Smoke) == 0 {
+		c.Smoke = nil
+	}
+	for i := range c.Smoke {
+		c.Smoke[i].Entrypoint, c.Smoke[i].Args = nilIfEmpty(c.Smoke[i].Entrypoint), nilIfEmpty(c.Smoke[i].Args)
+	}
+}
+
+// ApplyDefaults fills in defaults for zero-valued fields. Parse applies
+// them only to fields absent from the file, so an explicit "uid: 0" is
+// still refused by Validate.
+func (c *Config) ApplyDefaults() { c.applyDefaults(nil) }
+
+// applyDefaults sets each default whose field is absent; with a nil
+// present map, "absent" means zero-valued.
+func (c *Config) applyDefaults(present map[string]bool) {
+	absent := func(field string, zero bool) bool {
+		if present == nil {
+			return zero
+		}
+		return !present[field]
+	}
+	if absent("platforms", len(c.Platforms) == 0) {
+		c.Platforms = []string{DefaultPlatform}
+	}
+	if absent("requirements", c.Requirements == "") {
+		c.Requirements = DefaultRequirements
+	}
+	if absent("lock", c.Lock == "") {
+		c.Lock = DefaultLock
+	}
+	if absent("index.url", c.Index.URL == "") {
+		c.Index.URL = DefaultIndexURL
+	}
+	if absent("user.name", c.User.Name == "") {
+		c.User.Name = c.Name
+	}
+	if absent("user.uid", c.User.UID == 0) {
+		c.User.UID = DefaultUID
+	}
+	if absent("user.gid", c.User.GID == 0) {
+		c.User.GID = DefaultGID
+	}
+	if absent("user.home", c.User.Home == "") && c.User.Name != "" {
+		c.User.Home = "/home/" + c.User.Name
+	}
+	if absent("entrypoint", len(c.Entrypoint) == 0) {
+		c.Entrypoint = []string{DefaultEntrypoint}
+	}
+	for i := range c.Smoke {
+		t := &c.Smoke[i]
+		if absent(fmt.Sprintf("smoke[%d].timeout", i), t.Timeout.Duration == 0) {
+			t.Timeout.Duration = DefaultSmokeTimeout
+		}
+	}
+}
+
+// Resolve returns rel resolved against the config's directory; absolute
+// paths and "" are returned unchanged.
+func (c *Config) Resolve(rel string) string {
+	if rel == "" || filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(c.Dir, rel)
+}
+
+// BaseRef returns the digest reference of the base image.
+func (c *Config) BaseRef() (name.Digest, error) {
+	d, err := name.NewDigest(c.Base)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%s: base %q: %w", c.Path, c.Base, err)
+	}
+	return d, nil
+}
+
+// RepositoryRef returns the target repository.
+func (c *Config) RepositoryRef() (name.Repository, error) {
+	r, err := name.NewRepository(c.Repository)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("%s: repository %q: %w", c.Path, c.Repository, err)
+	}
+	return r, nil
+}

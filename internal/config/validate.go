@@ -1,0 +1,263 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$`)
+	tagRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	userRE    = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// linuxArches are the architectures harden can target, with the variants
+// each accepts ("" = none).
+var linuxArches = map[string][]string{
+	"amd64":    {""},
+	"arm64":    {"", "v8"},
+	"arm":      {"", "v5", "v6", "v7"},
+	"386":      {""},
+	"ppc64le":  {""},
+	"s390x":    {""},
+	"riscv64":  {""},
+	"loong64":  {""},
+	"mips64le": {""},
+}
+
+// Validate checks c and returns every problem at once (errors.Join), each
+// an *Error naming the file, the field and the fix.
+func (c *Config) Validate() error {
+	v := &validator{path: c.Path}
+
+	switch {
+	case c.Name == "":
+		v.add("name", "missing", "set name: to the image's name, e.g. pgcli")
+	case !nameRE.MatchString(c.Name) || len(c.Name) > 128:
+		v.add("name", fmt.Sprintf("%q is not a valid name", c.Name), "use lowercase letters, digits, '.', '_' and '-', e.g. pgcli")
+	}
+	switch {
+	case c.Version == "":
+		v.add("version", "missing", `set version: to the release, e.g. "4.3.0-r1"`)
+	case !tagRE.MatchString(c.Version):
+		v.add("version", fmt.Sprintf("%q cannot be an image tag", c.Version), `use letters, digits, '.', '_' and '-' (at most 128), e.g. "4.3.0-r1"`)
+	}
+	c.validateRepository(v)
+	c.validateBase(v)
+	c.validatePlatforms(v)
+
+	if c.Requirements == "" {
+		v.add("requirements", "empty", "name the requirements file, e.g. requirements.in")
+	}
+	if c.Lock == "" {
+		v.add("lock", "empty", "name the lock file, e.g. requirements.lock")
+	}
+	if err := checkHTTPURL(c.Index.URL); err != nil {
+		v.add("index.url", err.Error(), "use the index's https URL, e.g. "+DefaultIndexURL)
+	}
+	v.absPath("python.interpreter", c.Python.Interpreter, "/usr/local/bin/python3.12")
+	v.absPath("python.sitePackages", c.Python.SitePackages, "/usr/local/lib/python3.12/site-packages")
+	v.absPath("python.scripts", c.Python.Scripts, "/usr/local/bin")
+
+	c.validateUser(v)
+
+	if len(c.Entrypoint) == 0 {
+		v.add("entrypoint", "empty", "name the program to run, e.g. entrypoint: [pgcli]")
+	}
+	for i, e := range c.Entrypoint {
+		if e == "" {
+			v.add(fmt.Sprintf("entrypoint[%d]", i), "empty", "remove the empty entry")
+		}
+	}
+	for _, k := range sortedKeys(c.Env) {
+		if !envNameRE.MatchString(k) {
+			v.add("env."+k, fmt.Sprintf("%q is not a valid environment variable name", k), "use letters, digits and '_', not starting with a digit")
+		}
+	}
+	if c.WorkingDir != "" && !path.IsAbs(c.WorkingDir) {
+		v.add("workingDir", fmt.Sprintf("%q is not absolute", c.WorkingDir), "use an absolute path such as /home/pgcli")
+	}
+	for _, k := range sortedKeys(c.Labels) {
+		if strings.TrimSpace(k) == "" {
+			v.add("labels", "a label has an empty key", "give every label a key such as org.opencontainers.image.title")
+		}
+	}
+	if c.Source.URL != "" {
+		if u, err := url.Parse(c.Source.URL); err != nil || u.Scheme == "" || u.Host == "" {
+			v.add("source.url", fmt.Sprintf("%q is not an absolute URL", c.Source.URL), "use the repository's URL, e.g. https://github.com/example/pgcli-container")
+		}
+	}
+	c.validateSmoke(v)
+	return errors.Join(v.errs...)
+}
+
+type validator struct {
+	path string
+	errs []error
+}
+
+func (v *validator) add(field, problem, fix string) {
+	v.errs = append(v.errs, &Error{Path: v.path, Field: field, Problem: problem, Fix: fix})
+}
+
+func (v *validator) absPath(field, p, example string) {
+	if p != "" && !path.IsAbs(p) {
+		v.add(field, fmt.Sprintf("%q is not absolute", p), "use an absolute path in the image, e.g. "+example)
+	}
+}
+
+func (c *Config) validateRepository(v *validator) {
+	r := c.Repository
+	last := r[strings.LastIndex(r, "/")+1:]
+	switch {
+	case r == "":
+		v.add("repository", "missing", "set repository: to where releases go, e.g. ghcr.io/example/pgcli")
+	case strings.Contains(r, "@"):
+		v.add("repository", fmt.Sprintf("%q contains a digest", r), fmt.Sprintf("remove it: use %s", r[:strings.Index(r, "@")]))
+	case strings.Contains(last, ":") && strings.Contains(r, "/"):
+		v.add("repository", fmt.Sprintf("%q contains a tag", r), fmt.Sprintf("remove it: use %s (harden tags releases itself)", r[:strings.LastIndex(r, ":")]))
+	default:
+		if _, err := name.NewRepository(r); err != nil {
+			v.errs = append(v.errs, &Error{Path: v.path, Field: "repository", Problem: fmt.Sprintf("%q is not a valid repository: %v", r, err),
+				Fix: "use registry/namespace/name in lowercase, e.g. ghcr.io/example/pgcli", Err: err})
+		}
+	}
+}
+
+func (c *Config) validateBase(v *validator) {
+	b := c.Base
+	if b == "" {
+		v.add("base", "missing", `set it to a digest-pinned image: run "harden base resolve python:3.12-slim" and use python:3.12-slim@sha256:<digest>`)
+		return
+	}
+	if !strings.Contains(b, "@") {
+		v.add("base", fmt.Sprintf("%q has no digest", b), fmt.Sprintf(`pin it by digest: run "harden base resolve %s" and use %s@sha256:<digest>`, b, b))
+		return
+	}
+	if _, err := name.NewDigest(b); err != nil {
+		ref := b[:strings.Index(b, "@")]
+		v.errs = append(v.errs, &Error{Path: v.path, Field: "base", Problem: fmt.Sprintf("%q is not a valid digest reference: %v", b, err),
+			Fix: fmt.Sprintf(`pin it by digest: run "harden base resolve %s" and use %s@sha256:<digest>`, ref, ref), Err: err})
+	}
+}
+
+func (c *Config) validatePlatforms(v *validator) {
+	if len(c.Platforms) == 0 {
+		v.add("platforms", "empty", "list at least one platform, e.g. platforms: [linux/amd64]")
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Platforms {
+		field := fmt.Sprintf("platforms[%d]", i)
+		parts := strings.Split(p, "/")
+		if len(parts) < 2 || len(parts) > 3 {
+			v.add(field, fmt.Sprintf("%q is not os/arch[/variant]", p), "write it like linux/amd64 or linux/arm/v7")
+			continue
+		}
+		if parts[0] != "linux" {
+			v.add(field, fmt.Sprintf("%q: only linux images are supported", p), "use linux/<arch>, e.g. linux/amd64")
+			continue
+		}
+		variants, ok := linuxArches[parts[1]]
+		if !ok {
+			v.add(field, fmt.Sprintf("%q: unknown architecture %q", p, parts[1]), "use one of "+strings.Join(sortedKeys(linuxArches), ", "))
+			continue
+		}
+		variant := ""
+		if len(parts) == 3 {
+			variant = parts[2]
+		}
+		okVariant := false
+		for _, want := range variants {
+			okVariant = okVariant || want == variant
+		}
+		if !okVariant {
+			v.add(field, fmt.Sprintf("%q: %s has no variant %q", p, parts[1], variant), fmt.Sprintf("use linux/%s or one of its variants %s", parts[1], strings.Join(variants[1:], ", ")))
+			continue
+		}
+		if seen[p] {
+			v.add(field, fmt.Sprintf("%q is listed twice", p), "remove the duplicate")
+		}
+		seen[p] = true
+	}
+}
+
+func (c *Config) validateUser(v *validator) {
+	u := c.User
+	switch {
+	case u.Name == "":
+		v.add("user.name", "empty", "name the runtime user, e.g. pgcli")
+	case u.Name == "root":
+		v.add("user.name", "runtime user must be non-root", "use an unprivileged user such as "+nonEmpty(c.Name, "pgcli"))
+	case !userRE.MatchString(u.Name):
+		v.add("user.name", fmt.Sprintf("%q is not a valid user name", u.Name), "use lowercase letters, digits, '_' and '-' (at most 32), starting with a letter")
+	}
+	if u.UID <= 0 {
+		v.add("user.uid", fmt.Sprintf("%d: runtime user must be non-root", u.UID), fmt.Sprintf("use an unprivileged id such as %d", DefaultUID))
+	}
+	if u.GID <= 0 {
+		v.add("user.gid", fmt.Sprintf("%d: runtime user must be non-root", u.GID), fmt.Sprintf("use an unprivileged group id such as %d", DefaultGID))
+	}
+	if u.Home == "" || !path.IsAbs(u.Home) {
+		v.add("user.home", fmt.Sprintf("%q is not an absolute path", u.Home), "use e.g. /home/"+nonEmpty(u.Name, "pgcli"))
+	}
+}
+
+func (c *Config) validateSmoke(v *validator) {
+	seen := map[string]int{}
+	for i, t := range c.Smoke {
+		field := fmt.Sprintf("smoke[%d]", i)
+		if t.Name == "" {
+			v.add(field+".name", "missing", "give every smoke test a name, e.g. pgcli --version")
+		} else if first, dup := seen[t.Name]; dup {
+			v.add(field+".name", fmt.Sprintf("%q is also the name of smoke[%d]", t.Name, first), "give every smoke test its own name")
+		} else {
+			seen[t.Name] = i
+		}
+		for j, e := range t.Entrypoint {
+			if e == "" {
+				v.add(fmt.Sprintf("%s.entrypoint[%d]", field, j), "empty", "remove the empty entry")
+			}
+		}
+		if t.Expect.ExitCode < 0 || t.Expect.ExitCode > 255 {
+			v.add(field+".expect.exitCode", fmt.Sprintf("%d is not an exit code", t.Expect.ExitCode), "use 0 to 255")
+		}
+		if t.Expect.StdoutRegexp != "" {
+			if _, err := regexp.Compile(t.Expect.StdoutRegexp); err != nil {
+				v.errs = append(v.errs, &Error{Path: v.path, Field: field + ".expect.stdoutRegexp", Problem: fmt.Sprintf("does not compile: %v", err),
+					Fix: "use Go regexp syntax (RE2), e.g. '^Version: \\d+'", Err: err})
+			}
+		}
+		if t.Timeout.Duration <= 0 {
+			v.add(field+".timeout", fmt.Sprintf("%s is not positive", t.Timeout.Duration), `use a positive duration such as "30s"`)
+		}
+	}
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+func nonEmpty(s, fallback string) string {
+	if s != "" {
+		return s
+	}
+	return fallback
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,52 @@
+package gitinfo
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+func TestEpoch(t *testing.T) {
+	commit := Info{CommitTime: time.Unix(1600000000, 0).UTC()}
+	if got, err := Epoch("1700000000", commit); err != nil || got.Unix() != 1700000000 {
+		t.Errorf("SOURCE_DATE_EPOCH wins: %v %v", got, err)
+	}
+	if got, err := Epoch("", commit); err != nil || got.Unix() != 1600000000 {
+		t.Errorf("commit time fallback: %v %v", got, err)
+	}
+	for _, bad := range []string{"yesterday", "-5", "1.5"} {
+		if _, err := Epoch(bad, commit); err == nil {
+			t.Errorf("SOURCE_DATE_EPOCH=%q accepted", bad)
+		}
+	}
+	if _, err := Epoch("", Info{}); err == nil {
+		t.Error("no epoch and no commit should fail")
+	}
+}
+
+func TestRead(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	if info, err := Read(context.Background(), dir); err != nil || info.Commit != "" {
+		t.Fatalf("outside a checkout: %+v %v", info, err)
+	}
+	env := []string{"GIT_AUTHOR_DATE=@1650000000 +0000", "GIT_COMMITTER_DATE=@1650000000 +0000",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.test", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.test"}
+	for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", "https://example.test/r.git"}, {"commit", "-q", "--allow-empty", "-m", "x"}} {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(cmd.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	info, err := Read(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Commit) != 40 || info.CommitTime.Unix() != 1650000000 || info.RemoteURL != "https://example.test/r.git" || info.Dirty {
+		t.Errorf("got %+v", info)
+	}
+}

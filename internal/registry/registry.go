@@ -1,0 +1,205 @@
+// Package registry is harden's face onto OCI registries: resolving tags to
+// digests, pulling by digest and pushing whole indexes by digest. It is a
+// thin layer over go-containerregistry's remote package.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+// Client talks to registries with one set of options (auth, transport,
+// retries) so that connections are reused across calls.
+type Client struct {
+	opts []remote.Option
+}
+
+// Option configures a Client.
+type Option func(*config)
+
+type config struct {
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	userAgent string
+	jobs      int
+}
+
+// WithKeychain overrides the default docker-config keychain.
+func WithKeychain(k authn.Keychain) Option { return func(c *config) { c.keychain = k } }
+
+// WithTransport sets the HTTP transport (tests inject faults here).
+func WithTransport(t http.RoundTripper) Option { return func(c *config) { c.transport = t } }
+
+// WithUserAgent sets the User-Agent prefix.
+func WithUserAgent(ua string) Option { return func(c *config) { c.userAgent = ua } }
+
+// New returns a client. Credentials come from the docker config and its
+// credential helpers, as crane and docker use them.
+func New(opts ...Option) *Client {
+	cfg := config{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport, userAgent: "harden", jobs: 4}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Client{opts: []remote.Option{
+		remote.WithAuthFromKeychain(cfg.keychain),
+		remote.WithTransport(cfg.transport),
+		remote.WithUserAgent(cfg.userAgent),
+		remote.WithJobs(cfg.jobs),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2.0, Jitter: 0.2, Steps: 5}),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+	}}
+}
+
+func (c *Client) with(ctx context.Context) []remote.Option {
+	return append([]remote.Option{remote.WithContext(ctx)}, c.opts...)
+}
+
+// PlatformDigest is one entry of a resolved index.
+type PlatformDigest struct {
+	Platform  string `json:"platform"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+}
+
+// Resolved is what a reference points to right now.
+type Resolved struct {
+	Reference string           `json:"reference"`
+	Digest    string           `json:"digest"`
+	MediaType string           `json:"mediaType"`
+	Pinned    string           `json:"pinned"` // repo@digest
+	Platforms []PlatformDigest `json:"platforms,omitempty"`
+}
+
+// Resolve looks up ref (tag or digest) and, for an index, every platform
+// manifest in it.
+func (c *Client) Resolve(ctx context.Context, ref string) (*Resolved, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("parse image reference %q: %w; use the form registry/repo:tag or registry/repo@sha256:<digest>", ref, err))
+	}
+	desc, err := remote.Get(r, c.with(ctx)...)
+	if err != nil {
+		return nil, classify(fmt.Errorf("resolve %s: %w", r, err))
+	}
+	out := &Resolved{
+		Reference: r.String(),
+		Digest:    desc.Digest.String(),
+		MediaType: string(desc.MediaType),
+		Pinned:    r.Context().Digest(desc.Digest.String()).String(),
+	}
+	if !desc.MediaType.IsIndex() {
+		return out, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", out.Pinned, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read index manifest %s: %w", out.Pinned, err)
+	}
+	for _, m := range im.Manifests {
+		p := "unknown"
+		if m.Platform != nil {
+			p = m.Platform.String()
+		}
+		out.Platforms = append(out.Platforms, PlatformDigest{Platform: p, Digest: m.Digest.String(), MediaType: string(m.MediaType)})
+	}
+	return out, nil
+}
+
+// Index pulls an index by digest. A single-platform image is wrapped in
+// an error: harden's builder needs to know each platform.
+func (c *Client) Index(ctx context.Context, ref name.Digest) (v1.ImageIndex, error) {
+	desc, err := remote.Get(ref, c.with(ctx)...)
+	if err != nil {
+		return nil, classify(fmt.Errorf("pull %s: %w", ref, err))
+	}
+	if desc.Digest.String() != ref.DigestStr() {
+		return nil, fmt.Errorf("registry returned %s for %s; refusing a manifest whose digest does not match", desc.Digest, ref)
+	}
+	if !desc.MediaType.IsIndex() {
+		return nil, errNotIndex
+	}
+	return desc.ImageIndex()
+}
+
+// Image pulls a single-platform image by digest.
+func (c *Client) Image(ctx context.Context, ref name.Digest) (v1.Image, error) {
+	img, err := remote.Image(ref, c.with(ctx)...)
+	if err != nil {
+		return nil, classify(fmt.Errorf("pull %s: %w", ref, err))
+	}
+	return img, nil
+}
+
+var errNotIndex = errors.New("not an index")
+
+// IsNotIndex reports whether Index failed because ref is a single image.
+func IsNotIndex(err error) bool { return errors.Is(err, errNotIndex) }
+
+// PushIndex uploads every blob and manifest of idx to repo, addressed by
+// digest, after validating every digest locally. It then reads the index
+// back by digest and only then applies tags. Nothing is tagged unless the
+// whole index is in the registry.
+func (c *Client) PushIndex(ctx context.Context, repo name.Repository, idx v1.ImageIndex, tags ...string) (name.Digest, error) {
+	d, err := idx.Digest()
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("digest of index: %w", err)
+	}
+	if err := validate.Index(idx); err != nil {
+		return name.Digest{}, fmt.Errorf("refusing to push %s: local content does not match its digests: %w", d, err)
+	}
+	ref := repo.Digest(d.String())
+	if err := remote.WriteIndex(ref, idx, c.with(ctx)...); err != nil {
+		return name.Digest{}, classify(fmt.Errorf("push %s: %w", ref, err))
+	}
+	desc, err := remote.Head(ref, c.with(ctx)...)
+	if err != nil {
+		return name.Digest{}, classify(fmt.Errorf("read back %s after push: %w", ref, err))
+	}
+	if desc.Digest != d {
+		return name.Digest{}, fmt.Errorf("registry reports %s for %s after push", desc.Digest, ref)
+	}
+	for _, t := range tags {
+		tag, err := name.NewTag(repo.String() + ":" + t)
+		if err != nil {
+			return ref, errs.Input(fmt.Errorf("tag %q: %w", t, err))
+		}
+		if err := remote.Tag(tag, idx, c.with(ctx)...); err != nil {
+			return ref, classify(fmt.Errorf("tag %s (the index itself is pushed as %s): %w", tag, ref, err))
+		}
+	}
+	return ref, nil
+}
+
+// classify marks failures to reach a registry so they exit 3, and
+// permission problems with a hint.
+func classify(err error) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("%w (check credentials: docker login / crane auth login, or the token's packages scope)", err)
+		case http.StatusNotFound:
+			return errs.Input(err)
+		}
+	}
+	if errs.IsNetwork(err) {
+		return errs.Unreachable(err)
+	}
+	return err
+}

@@ -1,0 +1,125 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+func testIndex(t *testing.T) v1.ImageIndex {
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(512, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture = "linux", arch
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+}
+
+func server(t *testing.T, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+func TestPushIndexAndResolve(t *testing.T) {
+	ctx := context.Background()
+	reg := server(t, nil)
+	c := New()
+	idx := testIndex(t)
+	repo, _ := name.NewRepository(reg + "/org/pgcli")
+	ref, err := c.PushIndex(ctx, repo, idx, "4.3.0-r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	if ref.DigestStr() != d.String() {
+		t.Fatalf("pushed %s, index is %s", ref, d)
+	}
+	res, err := c.Resolve(ctx, reg+"/org/pgcli:4.3.0-r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Digest != d.String() || res.Pinned != ref.String() || len(res.Platforms) != 2 || res.Platforms[1].Platform != "linux/arm64" {
+		t.Errorf("resolve: %+v", res)
+	}
+	if _, err := c.Index(ctx, ref); err != nil {
+		t.Errorf("pull by digest: %v", err)
+	}
+}
+
+// A manifest whose bytes do not hash to the digest must not be tagged:
+// the tag is applied only after a read-back by digest succeeds.
+func TestPushTagsOnlyAfterReadBack(t *testing.T) {
+	ctx := context.Background()
+	var failHead atomic.Bool
+	failHead.Store(true)
+	reg := server(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if failHead.Load() && r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := New()
+	repo, _ := name.NewRepository(reg + "/org/x")
+	_, err := c.PushIndex(ctx, repo, testIndex(t), "latest")
+	if err == nil {
+		t.Fatal("push succeeded although the read-back failed")
+	}
+	failHead.Store(false)
+	tags, _ := remote.List(repo)
+	if len(tags) != 0 {
+		t.Errorf("tags %v applied despite failed read-back", tags)
+	}
+}
+
+func TestErrorsClassified(t *testing.T) {
+	ctx := context.Background()
+	c := New()
+	if _, err := c.Resolve(ctx, "not a ref!"); errs.ExitCode(err) != errs.CodeInput {
+		t.Errorf("bad ref: %v (exit %d)", err, errs.ExitCode(err))
+	}
+	if _, err := c.Resolve(ctx, "127.0.0.1:1/x:y"); errs.ExitCode(err) != errs.CodeUnreachable {
+		t.Errorf("closed port: %v (exit %d)", err, errs.ExitCode(err))
+	}
+	reg := server(t, nil)
+	if _, err := c.Resolve(ctx, reg+"/nope:missing"); errs.ExitCode(err) != errs.CodeInput {
+		t.Errorf("missing tag: %v (exit %d)", err, errs.ExitCode(err))
+	}
+}

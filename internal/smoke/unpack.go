@@ -1,0 +1,232 @@
+package smoke
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sys/unix"
+
+	"github.com/harden-dev/harden/internal/layer"
+)
+
+// Unpack writes the merged filesystem of img into root, keeping modes and
+// numeric owners (owners need root). No entry may write outside root: paths
+// are cleaned and no parent directory may be a symlink.
+func Unpack(img v1.Image, root string) error {
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	asRoot := os.Geteuid() == 0
+	tr := tar.NewReader(rc)
+	type dirMode struct {
+		p    string
+		mode os.FileMode
+	}
+	var dirs []dirMode
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read image filesystem: %w", err)
+		}
+		rel, err := layer.CleanPath(h.Name)
+		if err != nil {
+			continue
+		}
+		dst := filepath.Join(root, filepath.FromSlash(rel))
+		if err := checkParents(root, rel); err != nil {
+			return err
+		}
+		mode := os.FileMode(h.Mode & 0o777)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if fi, err := os.Lstat(dst); err != nil || !fi.IsDir() {
+				_ = os.RemoveAll(dst)
+				if err := os.Mkdir(dst, 0o700); err != nil {
+					return fmt.Errorf("unpack %s: %w", rel, err)
+				}
+			}
+			dirs = append(dirs, dirMode{dst, mode | specialBits(h.Mode)})
+		case tar.TypeReg, tar.TypeRegA:
+			_ = os.RemoveAll(dst)
+			f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+			_, cerr := io.Copy(f, tr)
+			if err := errors.Join(cerr, f.Close()); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+		case tar.TypeSymlink:
+			_ = os.RemoveAll(dst)
+			if err := os.Symlink(h.Linkname, dst); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+		case tar.TypeLink:
+			target, err := layer.CleanPath(h.Linkname)
+			if err != nil {
+				return fmt.Errorf("unpack %s: hard link to %q leaves the root", rel, h.Linkname)
+			}
+			if err := checkParents(root, target); err != nil {
+				return err
+			}
+			_ = os.RemoveAll(dst)
+			if err := os.Link(filepath.Join(root, filepath.FromSlash(target)), dst); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+			continue
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			if !asRoot {
+				continue // runtimes mount their own /dev
+			}
+			_ = os.RemoveAll(dst)
+			kind := uint32(unix.S_IFCHR)
+			switch h.Typeflag {
+			case tar.TypeBlock:
+				kind = unix.S_IFBLK
+			case tar.TypeFifo:
+				kind = unix.S_IFIFO
+			}
+			dev := unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))
+			if err := unix.Mknod(dst, kind|uint32(mode), int(dev)); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+		default:
+			continue
+		}
+		if asRoot {
+			if err := os.Lchown(dst, h.Uid, h.Gid); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+		}
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+			if err := os.Chmod(dst, mode|specialBits(h.Mode)); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+		}
+	}
+	// Directory modes last, so that read-only directories can be filled.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Chmod(dirs[i].p, dirs[i].mode); err != nil {
+			return fmt.Errorf("unpack %s: %w", dirs[i].p, err)
+		}
+	}
+	return nil
+}
+
+func specialBits(m int64) os.FileMode {
+	var out os.FileMode
+	if m&0o4000 != 0 {
+		out |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		out |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		out |= os.ModeSticky
+	}
+	return out
+}
+
+// checkParents refuses rel when any existing parent under root is a
+// symlink: writing through it could land outside root.
+func checkParents(root, rel string) error {
+	dir := path.Dir(rel)
+	if dir == "." {
+		return nil
+	}
+	cur := root
+	for _, seg := range strings.Split(dir, "/") {
+		cur = filepath.Join(cur, seg)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, os.ErrNotExist) {
+			if err := os.Mkdir(cur, 0o755); err != nil {
+				return fmt.Errorf("unpack %s: %w", rel, err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("unpack %s: %w", rel, err)
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("image entry %s is under a symlinked directory; refusing to write through it", rel)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("image entry %s: parent is not a directory", rel)
+		}
+	}
+	return nil
+}
+
+// lookPath finds name on pathEnv inside root, following symlinks as the
+// container would, and returns the in-container path.
+func lookPath(root, name, pathEnv string) (string, error) {
+	if strings.Contains(name, "/") {
+		if _, err := resolveIn(root, name); err != nil {
+			return "", err
+		}
+		return name, nil
+	}
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			continue
+		}
+		cand := path.Join(dir, name)
+		real, err := resolveIn(root, cand)
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(root, real)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("%q not found on PATH=%s in the image", name, pathEnv)
+}
+
+// resolveIn resolves p with symlinks interpreted relative to root.
+func resolveIn(root, p string) (string, error) {
+	cur := "/"
+	rest := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	for hops := 0; len(rest) > 0; {
+		seg := rest[0]
+		rest = rest[1:]
+		if seg == "" || seg == "." {
+			continue
+		}
+		if seg == ".." {
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, seg)
+		fi, err := os.Lstat(filepath.Join(root, next))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if hops++; hops > 40 {
+				return "", fmt.Errorf("%s: too many symlinks", p)
+			}
+			t, err := os.Readlink(filepath.Join(root, next))
+			if err != nil {
+				return "", err
+			}
+			if !strings.HasPrefix(t, "/") {
+				t = path.Join(cur, t)
+			}
+			rest = append(strings.Split(strings.Trim(path.Clean(t), "/"), "/"), rest...)
+			cur = "/"
+			continue
+		}
+		cur = next
+	}
+	return cur, nil
+}

@@ -52,8 +52,8 @@ func TestDetectDebian(t *testing.T) {
 
 func TestDetectOfficialImage(t *testing.T) {
 	fs := tree(t, map[string]string{
-		"usr/local/bin/python3.12":           "small launcher",
-		"usr/bin/python3.11":                 "distribution python, shadowed",
+		"usr/local/bin/python3.12":               "small launcher",
+		"usr/bin/python3.11":                     "distribution python, shadowed",
 		"usr/lib/aarch64-linux-gnu/libc-2.31.so": "x",
 	}, map[string]string{"usr/lib/aarch64-linux-gnu/libc.so.6": "libc-2.31.so"})
 	e, err := Detect(fs, []string{"PATH=/usr/local/bin", "PYTHON_VERSION=3.12.8"}, "arm64", "v8", Overrides{})

@@ -176,6 +176,10 @@ func basePlatforms(ctx context.Context, rc *registry.Client, ref name.Digest, pl
 
 func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map[string]bool, rec *Record) (v1.Image, *PlatformRecord, error) {
 	c := o.Config
+	logf := o.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	cf, err := b.img.ConfigFile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read base config: %w", err)
@@ -216,6 +220,9 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 			Scheme: scheme, Interpreter: env.Interpreter, Requested: requested[p.Req.Key], Installer: "harden"})
 		if err != nil {
 			return nil, nil, errs.Input(fmt.Errorf("install %s: %w", p.File.Filename, err))
+		}
+		for _, w := range inst.Warnings {
+			logf("%s: warning: %s: %s", b.platform, p.File.Filename, w)
 		}
 		if !sameName(inst.Name, p.Req.Name) {
 			return nil, nil, errs.Input(fmt.Errorf("%s declares project %q in its METADATA but the lock pins %q; the file is mislabelled: remove it from the index", p.File.Filename, inst.Name, p.Req.Name))

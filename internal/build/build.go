@@ -87,7 +87,7 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 			return nil, nil, fmt.Errorf("%s: %w", b.platform, err)
 		}
 		plat := b.desc.Platform
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+		adds = append(adds, mutate.IndexAddendum{Add: plainImage{img}, Descriptor: v1.Descriptor{Platform: plat}})
 		rec.Platforms = append(rec.Platforms, *prec)
 	}
 	idx = mutate.AppendManifests(idx, adds...)
@@ -106,6 +106,13 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 	logf("index %s", d)
 	return idx, rec, nil
 }
+
+// plainImage keeps go-containerregistry from writing the config media type
+// as artifactType in the index descriptor: these are images, not
+// artifacts, and BuildKit-built indexes carry no artifactType either.
+type plainImage struct{ v1.Image }
+
+func (plainImage) ArtifactType() (string, error) { return "", nil }
 
 type basePlatform struct {
 	platform string

@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/harden-dev/harden/internal/fixture"
+)
+
+// zipMember is one file of a synthetic wheel.
+type zipMember struct {
+	name, data string
+	symlink    bool
+}
+
+// makeWheel writes a wheel with a correct RECORD around members, so that
+// only the deliberate defect makes it bad.
+func makeWheel(t *testing.T, dir, filename, dist, version string, members ...zipMember) string {
+	t.Helper()
+	di := fmt.Sprintf("%s-%s.dist-info", dist, version)
+	all := append(members,
+		zipMember{name: di + "/METADATA", data: fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", dist, version)},
+		zipMember{name: di + "/WHEEL", data: "Wheel-Version: 1.0\nGenerator: e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n"})
+	var rec strings.Builder
+	for _, m := range all {
+		sum := sha256.Sum256([]byte(m.data))
+		fmt.Fprintf(&rec, "%s,sha256=%s,%d\n", m.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(m.data))
+	}
+	rec.WriteString(di + "/RECORD,,\n")
+	all = append(all, zipMember{name: di + "/RECORD", data: rec.String()})
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, m := range all {
+		h := &zip.FileHeader{Name: m.name, Method: zip.Deflate}
+		h.SetMode(0o644)
+		if m.symlink {
+			h.SetMode(os.ModeSymlink | 0o777)
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(m.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, filename)
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return fileSHA(t, p)
+}
+
+func fileSHA(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// lockText renders the fixture's pins as a hash-locked requirements file,
+// plus extra lines.
+func lockText(fx *fixture.Fixture, edit func(name, line string) string, extra ...string) string {
+	var b strings.Builder
+	for _, w := range fx.Wheels {
+		line := fmt.Sprintf("%s==%s \\\n    --hash=sha256:%s\n", w.Name, w.Version, w.SHA256)
+		if edit != nil {
+			line = edit(w.Name, line)
+		}
+		b.WriteString(line)
+	}
+	for _, e := range extra {
+		b.WriteString(e + "\n")
+	}
+	return b.String()
+}
+
+// TestBadInput: each defect is refused with exit 2 (or 3 when a service
+// is unreachable), a message naming the problem and the fix, and no
+// output directory or registry content left behind.
+func TestBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped in -short mode")
+	}
+	fx := fixture.Load(t)
+	regs := registries(t)
+	reg := regs["ggcr"]
+	base := pushBase(t, fx, reg)
+	wheelDir := t.TempDir()
+	for _, w := range fx.Wheels {
+		if err := os.Link(filepath.Join(fx.WheelDir, w.File), filepath.Join(wheelDir, w.File)); err != nil {
+			copyFile(t, filepath.Join(fx.WheelDir, w.File), filepath.Join(wheelDir, w.File))
+		}
+	}
+	sdist := filepath.Join(wheelDir, "fakesdist-1.0.tar.gz")
+	if err := os.WriteFile(sdist, []byte("not really a tarball"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sdistSHA := fileSHA(t, sdist)
+	armSHA := makeWheel(t, wheelDir, "armonly-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", "armonly", "1.0",
+		zipMember{name: "armonly/__init__.py", data: ""})
+	dotdotSHA := makeWheel(t, wheelDir, "dotdot-1.0-py3-none-any.whl", "dotdot", "1.0",
+		zipMember{name: "../../../../tmp/harden-evil", data: "pwned"})
+	absSHA := makeWheel(t, wheelDir, "abspath-1.0-py3-none-any.whl", "abspath", "1.0",
+		zipMember{name: "/etc/harden-evil", data: "pwned"})
+	linkSHA := makeWheel(t, wheelDir, "linkescape-1.0-py3-none-any.whl", "linkescape", "1.0",
+		zipMember{name: "linkescape/__init__.py", data: ""},
+		zipMember{name: "linkescape/etc", data: "../../../../../../etc", symlink: true})
+
+	cases := []struct {
+		name     string
+		edit     func(p *project)
+		lock     string
+		args     []string // replaces the default build args when set
+		code     int
+		contains []string
+	}{
+		{name: "base without digest", edit: func(p *project) { p.Base = reg + "/library/python:3.11-bookworm-fixture" },
+			code: 2, contains: []string{"base", "digest", "harden base resolve"}},
+		{name: "unknown config field", edit: func(p *project) { p.Extra = "bsae: x\n" },
+			code: 2, contains: []string{"harden.yaml", "bsae"}},
+		{name: "lock line without hash", lock: lockText(fx, func(n, l string) string {
+			if n == fx.Wheels[0].Name {
+				return fmt.Sprintf("%s==%s\n", fx.Wheels[0].Name, fx.Wheels[0].Version)
+			}
+			return l
+		}), code: 2, contains: []string{"requirements.lock", fx.Wheels[0].Name, "--hash"}},
+		{name: "hash mismatch", lock: lockText(fx, func(n, l string) string {
+			if n == fx.Wheels[0].Name {
+				return strings.Replace(l, fx.Wheels[0].SHA256, strings.Repeat("ab", 32), 1)
+			}
+			return l
+		}), code: 2, contains: []string{"hash mismatch", fx.Wheels[0].Name, "re-lock"}},
+		{name: "sdist in lock", lock: lockText(fx, nil, "fakesdist==1.0 \\\n    --hash=sha256:"+sdistSHA),
+			code: 2, contains: []string{"fakesdist", "sdist", "wheels only"}},
+		{name: "no wheel for the platform", lock: lockText(fx, nil, "armonly==1.0 \\\n    --hash=sha256:"+armSHA),
+			code: 2, contains: []string{"armonly", "no wheel for linux/amd64"}},
+		{name: "wheel with .. path", lock: lockText(fx, nil, "dotdot==1.0 \\\n    --hash=sha256:"+dotdotSHA),
+			code: 2, contains: []string{"dotdot", "harden-evil"}},
+		{name: "wheel with absolute path", lock: lockText(fx, nil, "abspath==1.0 \\\n    --hash=sha256:"+absSHA),
+			code: 2, contains: []string{"abspath", "/etc/harden-evil"}},
+		{name: "wheel with escaping symlink", lock: lockText(fx, nil, "linkescape==1.0 \\\n    --hash=sha256:"+linkSHA),
+			code: 2, contains: []string{"linkescape", "symlink"}},
+		{name: "unreachable registry", edit: func(p *project) {
+			p.Base = "127.0.0.1:1/library/python" + base[strings.Index(base, "@"):]
+		}, code: 3, contains: []string{"127.0.0.1:1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := newProject(t, fx, base, reg+"/e2e/bad")
+			if tc.edit != nil {
+				tc.edit(pr)
+				pr.write(t)
+			}
+			if tc.lock != "" {
+				if err := os.WriteFile(filepath.Join(pr.Dir, "requirements.lock"), []byte(tc.lock), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := filepath.Join(pr.Dir, "dist")
+			r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", wheelDir, "--cache-dir", t.TempDir(), "--out", out)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tc.code, r)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("message lacks %q:\n%s", s, r.stderr)
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("failed build left %s behind", out)
+			}
+			if _, err := os.Stat("/tmp/harden-evil"); err == nil {
+				t.Errorf("a malicious wheel wrote /tmp/harden-evil")
+			}
+		})
+	}
+
+	t.Run("publish refusals", func(t *testing.T) {
+		pr := newProject(t, fx, base, reg+"/e2e/refused")
+		out := filepath.Join(pr.Dir, "dist")
+		if r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--out", out); r.code != 0 {
+			t.Fatalf("build: %s", r)
+		}
+		r := run(t, nil, "publish", "--config", pr.Config, "--out", out, "--repo", "127.0.0.1:1/e2e/x")
+		if r.code != 3 || !strings.Contains(r.stderr, "127.0.0.1:1") {
+			t.Errorf("publish to a closed port: %s", r)
+		}
+		r = run(t, nil, "publish", "--config", pr.Config, "--out", out, "--repo", reg+"/e2e/x:latest")
+		if r.code != 2 || !strings.Contains(r.stderr, "no tag or digest") {
+			t.Errorf("publish to a tagged repo: %s", r)
+		}
+		// Corrupt one blob of the layout: nothing may be pushed.
+		blobs, _ := filepath.Glob(filepath.Join(out, "oci", "blobs", "sha256", "*"))
+		var biggest string
+		var size int64
+		for _, b := range blobs {
+			if fi, err := os.Stat(b); err == nil && fi.Size() > size && fi.Size() < 64<<20 {
+				biggest, size = b, fi.Size()
+			}
+		}
+		data, err := os.ReadFile(biggest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(biggest, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r = run(t, nil, "publish", "--config", pr.Config, "--out", out, "--tag", "latest")
+		if r.code == 0 || !strings.Contains(r.stderr, "refusing to push") {
+			t.Errorf("publish of a corrupted layout: %s", r)
+		}
+		if tags := repoTags(t, reg+"/e2e/refused"); len(tags) != 0 {
+			t.Errorf("corrupted publish left tags %v", tags)
+		}
+		if _, err := os.Stat(filepath.Join(out, "release.json")); !os.IsNotExist(err) {
+			t.Errorf("a failed publish wrote release.json")
+		}
+	})
+}

@@ -31,7 +31,7 @@ fixtures: setup
 # Full suite: real registry, real Debian base, real wheels, runc. The core
 # end-to-end tests fail rather than skip when their parts are missing.
 test: setup registry fixtures
-	HARDEN_TEST_REGISTRY=$(REGISTRY) HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 \
+	HARDEN_TEST_REGISTRY=$(REGISTRY) HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 HARDEN_REQUIRE_PIP=1 \
 		$(GO) test -race -count=1 ./...
 
 # Unit tests only: no setup, no root; end-to-end tests skip with a reason.

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"archive/zip"
-	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -13,54 +10,8 @@ import (
 	"testing"
 
 	"github.com/harden-dev/harden/internal/fixture"
+	"github.com/harden-dev/harden/internal/wheel/wheeltest"
 )
-
-// zipMember is one file of a synthetic wheel.
-type zipMember struct {
-	name, data string
-	symlink    bool
-}
-
-// makeWheel writes a wheel with a correct RECORD around members, so that
-// only the deliberate defect makes it bad.
-func makeWheel(t *testing.T, dir, filename, dist, version string, members ...zipMember) string {
-	t.Helper()
-	di := fmt.Sprintf("%s-%s.dist-info", dist, version)
-	all := append(members,
-		zipMember{name: di + "/METADATA", data: fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", dist, version)},
-		zipMember{name: di + "/WHEEL", data: "Wheel-Version: 1.0\nGenerator: e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n"})
-	var rec strings.Builder
-	for _, m := range all {
-		sum := sha256.Sum256([]byte(m.data))
-		fmt.Fprintf(&rec, "%s,sha256=%s,%d\n", m.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(m.data))
-	}
-	rec.WriteString(di + "/RECORD,,\n")
-	all = append(all, zipMember{name: di + "/RECORD", data: rec.String()})
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, m := range all {
-		h := &zip.FileHeader{Name: m.name, Method: zip.Deflate}
-		h.SetMode(0o644)
-		if m.symlink {
-			h.SetMode(os.ModeSymlink | 0o777)
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(m.data)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, filename)
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return fileSHA(t, p)
-}
 
 func fileSHA(t *testing.T, p string) string {
 	t.Helper()
@@ -111,15 +62,15 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	sdistSHA := fileSHA(t, sdist)
-	armSHA := makeWheel(t, wheelDir, "armonly-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", "armonly", "1.0",
-		zipMember{name: "armonly/__init__.py", data: ""})
-	dotdotSHA := makeWheel(t, wheelDir, "dotdot-1.0-py3-none-any.whl", "dotdot", "1.0",
-		zipMember{name: "../../../../tmp/harden-evil", data: "pwned"})
-	absSHA := makeWheel(t, wheelDir, "abspath-1.0-py3-none-any.whl", "abspath", "1.0",
-		zipMember{name: "/etc/harden-evil", data: "pwned"})
-	linkSHA := makeWheel(t, wheelDir, "linkescape-1.0-py3-none-any.whl", "linkescape", "1.0",
-		zipMember{name: "linkescape/__init__.py", data: ""},
-		zipMember{name: "linkescape/etc", data: "../../../../../../etc", symlink: true})
+	armSHA := wheeltest.Write(t, wheelDir, "armonly-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", "armonly", "1.0",
+		wheeltest.Member{Name: "armonly/__init__.py", Data: ""})
+	dotdotSHA := wheeltest.Write(t, wheelDir, "dotdot-1.0-py3-none-any.whl", "dotdot", "1.0",
+		wheeltest.Member{Name: "../../../../tmp/harden-evil", Data: "pwned"})
+	absSHA := wheeltest.Write(t, wheelDir, "abspath-1.0-py3-none-any.whl", "abspath", "1.0",
+		wheeltest.Member{Name: "/etc/harden-evil", Data: "pwned"})
+	linkSHA := wheeltest.Write(t, wheelDir, "linkescape-1.0-py3-none-any.whl", "linkescape", "1.0",
+		wheeltest.Member{Name: "linkescape/__init__.py", Data: ""},
+		wheeltest.Member{Name: "linkescape/etc", Data: "../../../../../../etc", Symlink: true})
 
 	cases := []struct {
 		name     string

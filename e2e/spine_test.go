@@ -39,6 +39,10 @@ func TestSpine(t *testing.T) {
 		reg := regs[kind]
 		t.Run(kind, func(t *testing.T) {
 			base := pushBase(t, fx, reg)
+			res := run(t, nil, "base", "resolve", reg+"/library/python:3.11-bookworm-fixture")
+			if res.code != 0 || strings.SplitN(res.stdout, "\n", 2)[0] != base || !strings.Contains(res.stdout, "linux/amd64") {
+				t.Fatalf("base resolve should print %s and its platforms: %s", base, res)
+			}
 			repo := fmt.Sprintf("%s/e2e/pgcli-%s-%d", reg, kind, time.Now().UnixNano())
 			pr := newProject(t, fx, base, repo)
 			out := filepath.Join(pr.Dir, "dist")
@@ -66,6 +70,11 @@ func TestSpine(t *testing.T) {
 					if !strings.Contains(tr.stdout, want) {
 						t.Errorf("harden test output lacks %q", want)
 					}
+				}
+				// The last-resort runtime must reach the same verdicts.
+				tr = run(t, nil, "test", "--config", pr.Config, "--out", out, "--runtime", "chroot")
+				if tr.code != 0 || !strings.Contains(tr.stdout, "runtime  chroot") || strings.Contains(tr.stdout, "FAIL") {
+					t.Errorf("smoke test with chroot: %s", tr)
 				}
 			} else {
 				require(t, false, "harden test with runc needs root")

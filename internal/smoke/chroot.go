@@ -27,6 +27,11 @@ func (c *chrootRT) Prepare(_ context.Context, img v1.Image) error {
 		return err
 	}
 	c.dir = dir
+	// MkdirTemp makes 0700 directories; inside the chroot this is "/",
+	// which the image's non-root user must be able to traverse.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
 	return Unpack(img, dir)
 }
 

@@ -212,11 +212,19 @@ func expect(e config.Expect, out *Outcome) (bool, string) {
 	}
 	if len(problems) > 0 {
 		if s := strings.TrimSpace(out.Stderr); s != "" {
-			problems = append(problems, "stderr: "+clip(s))
+			problems = append(problems, "stderr: "+clipTail(s))
 		}
 		return false, strings.Join(problems, "; ")
 	}
 	return true, ""
+}
+
+// clipTail keeps the end, where a traceback says what went wrong.
+func clipTail(s string) string {
+	if len(s) > 800 {
+		return "…" + s[len(s)-800:]
+	}
+	return s
 }
 
 func clip(s string) string {

@@ -154,6 +154,7 @@ func TestUnpackAndLookPath(t *testing.T) {
 	_ = tr.AddFile("usr/bin/id", 0o755, []byte("ELF"))
 	_ = tr.Add(layer.Entry{Path: "home/pgcli", Type: tar.TypeDir, Mode: 0o750, UID: os.Getuid(), GID: os.Getgid()})
 	_ = tr.Add(layer.Entry{Path: "tmp", Type: tar.TypeDir, Mode: 0o1777})
+	_ = tr.Add(layer.Entry{Path: "dev/null", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3})
 	l, _ := tr.Layer(time.Unix(0, 0), types.OCILayer)
 	img, _ := mutate.AppendLayers(empty.Image, l)
 	root := t.TempDir()
@@ -163,6 +164,12 @@ func TestUnpackAndLookPath(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(root, "tmp"))
 	if err != nil || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
 		t.Errorf("/tmp mode %v %v", fi.Mode(), err)
+	}
+	if os.Geteuid() == 0 {
+		fi, err := os.Stat(filepath.Join(root, "dev/null"))
+		if err != nil || fi.Mode()&os.ModeCharDevice == 0 || fi.Mode().Perm() != 0o666 {
+			t.Errorf("/dev/null: %v %v (mknod is subject to the umask)", fi.Mode(), err)
+		}
 	}
 	if fi, err := os.Stat(filepath.Join(root, "home/pgcli")); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Errorf("home mode: %v %v", fi, err)

@@ -108,7 +108,9 @@ func Unpack(img v1.Image, root string) error {
 				return fmt.Errorf("unpack %s: %w", rel, err)
 			}
 		}
-		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+		// Creation is subject to the umask: set the exact mode afterwards
+		// (a 0644 /dev/null breaks every non-root process in the image).
+		if h.Typeflag != tar.TypeSymlink && h.Typeflag != tar.TypeDir {
 			if err := os.Chmod(dst, mode|specialBits(h.Mode)); err != nil {
 				return fmt.Errorf("unpack %s: %w", rel, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/template"
 
@@ -79,8 +80,25 @@ func (r result) String() string {
 // run executes harden with args and extra environment.
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(hardenBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	return runCmd(t, exec.Command(hardenBin(t), args...), append([]string{"DOCKER_CONFIG=" + t.TempDir()}, env...))
+}
+
+// runAsNobody executes harden as uid/gid 65534 (the caller must be root
+// and must make the files involved accessible).
+func runAsNobody(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	bin := hardenBin(t)
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return runCmd(t, cmd, env)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd, env []string) result {
+	t.Helper()
+	cmd.Env = append(os.Environ(), env...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

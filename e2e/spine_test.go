@@ -177,8 +177,9 @@ func skopeoAgrees(t *testing.T, ref, digest string) {
 }
 
 // TestReproducible: two builds in different directories with different
-// caches, at different wall-clock times, give the same index digest; a
-// different SOURCE_DATE_EPOCH gives a different one.
+// caches, at different wall-clock times and (as root) by different users,
+// one of them unprivileged, give the same index digest; a different
+// SOURCE_DATE_EPOCH gives a different one.
 func TestReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: skipped in -short mode")
@@ -186,19 +187,32 @@ func TestReproducible(t *testing.T) {
 	fx := fixture.Load(t)
 	regs := registries(t)
 	base := pushBase(t, fx, regs["ggcr"])
-	build := func(env string) string {
+	build := func(env string, nobody bool) string {
 		pr := newProject(t, fx, base, regs["ggcr"]+"/e2e/repro")
-		r := run(t, []string{env}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir,
-			"--cache-dir", t.TempDir(), "--out", filepath.Join(pr.Dir, "out"), "-o", "json")
+		args := []string{"build", "--config", pr.Config, "--wheel-dir", fx.WheelDir,
+			"--cache-dir", filepath.Join(pr.Dir, "cache"), "--out", filepath.Join(pr.Dir, "out"), "-o", "json"}
+		var r result
+		if nobody {
+			// Building needs no privileges: the project dir is the only
+			// place this build may write.
+			for _, d := range []string{filepath.Dir(pr.Dir), pr.Dir} {
+				if err := os.Chmod(d, 0o777); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r = runAsNobody(t, []string{env, "DOCKER_CONFIG=" + pr.Dir, "HOME=" + pr.Dir}, args...)
+		} else {
+			r = run(t, []string{env}, args...)
+		}
 		if r.code != 0 {
-			t.Fatalf("build: %s", r)
+			t.Fatalf("build (as nobody: %v): %s", nobody, r)
 		}
 		return decode[buildRecord](t, r).Digest
 	}
-	first := build(epoch)
+	first := build(epoch, false)
 	time.Sleep(1100 * time.Millisecond)
-	second := build(epoch)
-	third := build("SOURCE_DATE_EPOCH=1700000001")
+	second := build(epoch, os.Geteuid() == 0)
+	third := build("SOURCE_DATE_EPOCH=1700000001", false)
 	t.Logf("build 1: %s\nbuild 2: %s\nbuild 3 (epoch+1): %s", first, second, third)
 	if first != second {
 		t.Errorf("same inputs, different digests: %s vs %s", first, second)

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,17 +8,17 @@ import (
 	"testing"
 
 	"github.com/harden-dev/harden/internal/fixture"
+	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/wheel/wheeltest"
 )
 
 func fileSHA(t *testing.T, p string) string {
 	t.Helper()
-	b, err := os.ReadFile(p)
+	sum, err := fsutil.SHA256File(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return sum
 }
 
 // lockText renders the fixture's pins as a hash-locked requirements file,

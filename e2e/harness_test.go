@@ -21,7 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/fixture"
@@ -127,22 +126,7 @@ func registries(t *testing.T) map[string]string {
 // pushBase copies the fixture base index to reg and returns repo@digest.
 func pushBase(t *testing.T, fx *fixture.Fixture, reg string) string {
 	t.Helper()
-	p, err := layout.FromPath(fx.BaseLayout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := top.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(im.Manifests) != 1 {
-		t.Fatalf("fixture base layout should hold one index, has %d entries", len(im.Manifests))
-	}
-	idx, err := top.ImageIndex(im.Manifests[0].Digest)
+	idx, err := fx.BaseIndex()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +137,7 @@ func pushBase(t *testing.T, fx *fixture.Fixture, reg string) string {
 	if err := remote.WriteIndex(ref, idx, remote.WithContext(context.Background())); err != nil {
 		t.Fatalf("push fixture base to %s: %v", reg, err)
 	}
-	return ref.Context().Digest(im.Manifests[0].Digest.String()).String()
+	return ref.Context().Digest(fx.BaseIndexDigest).String()
 }
 
 // project is a harden.yaml for the fixture in its own directory.

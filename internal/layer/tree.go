@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -216,4 +217,20 @@ func (t *Tree) Layer(mtime time.Time, mt types.MediaType) (v1.Layer, error) {
 		return nil, fmt.Errorf("create layer: %w", err)
 	}
 	return l, nil
+}
+
+// FileMode converts tar permission bits (with setuid, setgid and sticky)
+// to an os.FileMode.
+func FileMode(m int64) os.FileMode {
+	fm := os.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		fm |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
 }

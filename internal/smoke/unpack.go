@@ -55,7 +55,7 @@ func Unpack(img v1.Image, root string) error {
 					return fmt.Errorf("unpack %s: %w", rel, err)
 				}
 			}
-			dirs = append(dirs, dirMode{dst, mode | specialBits(h.Mode)})
+			dirs = append(dirs, dirMode{dst, layer.FileMode(h.Mode)})
 		case tar.TypeReg, tar.TypeRegA:
 			_ = os.RemoveAll(dst)
 			f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -111,7 +111,7 @@ func Unpack(img v1.Image, root string) error {
 		// Creation is subject to the umask: set the exact mode afterwards
 		// (a 0644 /dev/null breaks every non-root process in the image).
 		if h.Typeflag != tar.TypeSymlink && h.Typeflag != tar.TypeDir {
-			if err := os.Chmod(dst, mode|specialBits(h.Mode)); err != nil {
+			if err := os.Chmod(dst, layer.FileMode(h.Mode)); err != nil {
 				return fmt.Errorf("unpack %s: %w", rel, err)
 			}
 		}
@@ -123,20 +123,6 @@ func Unpack(img v1.Image, root string) error {
 		}
 	}
 	return nil
-}
-
-func specialBits(m int64) os.FileMode {
-	var out os.FileMode
-	if m&0o4000 != 0 {
-		out |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= os.ModeSticky
-	}
-	return out
 }
 
 // checkParents refuses rel when any existing parent under root is a

@@ -5,8 +5,6 @@ package wheels
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -22,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/wheel"
 )
 
@@ -73,7 +72,7 @@ func (d *Dir) scan() {
 			continue
 		}
 		p := filepath.Join(d.path, e.Name())
-		sum, err := hashFile(p)
+		sum, err := fsutil.SHA256File(p)
 		if err != nil {
 			d.err = err
 			return
@@ -114,19 +113,6 @@ func projectKey(filename string) string {
 		}
 	}
 	return ""
-}
-
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Index is a PEP 691 (JSON) simple index, with PEP 503 HTML as fallback.

@@ -2,10 +2,14 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -121,5 +125,38 @@ func TestErrorsClassified(t *testing.T) {
 	reg := server(t, nil)
 	if _, err := c.Resolve(ctx, reg+"/nope:missing"); errs.ExitCode(err) != errs.CodeInput {
 		t.Errorf("missing tag: %v (exit %d)", err, errs.ExitCode(err))
+	}
+}
+
+// Credentials come from the docker config, as crane and docker read them.
+func TestPushUsesDockerConfigCredentials(t *testing.T) {
+	ctx := context.Background()
+	reg := server(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	repo, _ := name.NewRepository(reg + "/org/private")
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	_, err := New().PushIndex(ctx, repo, testIndex(t))
+	if err == nil || !strings.Contains(err.Error(), "check credentials") {
+		t.Fatalf("push without credentials: %v", err)
+	}
+
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("ci:s3cret"))
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg, auth)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	if _, err := New().PushIndex(ctx, repo, testIndex(t)); err != nil {
+		t.Fatalf("push with docker config credentials: %v", err)
 	}
 }

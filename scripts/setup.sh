@@ -2,6 +2,11 @@
 # Installs the Debian packages harden's tests and demo need. Idempotent.
 set -euo pipefail
 pkgs=(runc skopeo docker-registry git ca-certificates curl)
+# The fixtures are built from `apt-get download`: refresh package lists that
+# are missing or stale (a superseded version would 404).
+if [ "$(id -u)" -eq 0 ] && [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -360 2>/dev/null | head -n1)" ]; then
+  apt-get update -qq
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -12,7 +17,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 2
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 for b in go dpkg-deb apt-get; do

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -65,12 +66,9 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 		Name:            c.Name,
 		Version:         c.Version,
 		Base:            BaseRecord{Name: baseName(c.Base), Digest: baseRef.DigestStr(), Ref: baseRef.String()},
-		Lock:            LockRecord{Path: c.Lock, Digest: o.Lock.Digest},
+		Lock:            LockRecord{Path: relTo(c.Dir, o.Lock.Path), Digest: o.Lock.Digest},
 		SourceDateEpoch: o.Epoch.Unix(),
 		Source:          SourceRecord{URL: firstNonEmpty(c.Source.URL, o.Git.RemoteURL), Revision: firstNonEmpty(c.Source.Revision, o.Git.Commit)},
-	}
-	if c.Lock == "" {
-		rec.Lock.Path = o.Lock.Path
 	}
 	requested := map[string]bool{}
 	if o.Input != nil {
@@ -298,6 +296,15 @@ func lockedHash(p wheels.Pick) (string, error) {
 }
 
 func sameName(a, b string) bool { return wheel.NormalizeName(a) == wheel.NormalizeName(b) }
+
+// relTo names p relative to dir when it lies below it, so that records
+// do not depend on where the checkout is.
+func relTo(dir, p string) string {
+	if r, err := filepath.Rel(dir, p); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+		return filepath.ToSlash(r)
+	}
+	return p
+}
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

@@ -116,3 +116,16 @@ func TestShadowBaseDists(t *testing.T) {
 		t.Error("an unlocked base distribution was removed")
 	}
 }
+
+func TestRelTo(t *testing.T) {
+	for _, c := range [][3]string{
+		{"/src/image", "/src/image/requirements.lock", "requirements.lock"},
+		{"/src/image", "/src/image/locks/a.lock", "locks/a.lock"},
+		{"/src/image", "/elsewhere/a.lock", "/elsewhere/a.lock"},
+		{"image", "image/requirements.lock", "requirements.lock"},
+	} {
+		if got := relTo(c[0], c[1]); got != c[2] {
+			t.Errorf("relTo(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -40,8 +41,8 @@ func Read(ctx context.Context, dir string) (Info, error) {
 		return info, fmt.Errorf("parse commit time %q: %w", ct, err)
 	}
 	info.CommitTime = time.Unix(secs, 0).UTC()
-	if url, err := git(ctx, dir, "config", "--get", "remote.origin.url"); err == nil {
-		info.RemoteURL = url
+	if u, err := git(ctx, dir, "config", "--get", "remote.origin.url"); err == nil {
+		info.RemoteURL = RedactURL(u)
 	}
 	if st, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=no"); err == nil {
 		info.Dirty = st != ""
@@ -57,6 +58,17 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// RedactURL drops credentials from a remote URL: it ends up in image
+// labels and provenance, and CI checkouts often embed a token in it.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return raw // scp-like "git@host:org/repo.git" carries no secret
+	}
+	u.User = nil
+	return u.String()
 }
 
 // Epoch returns the build time: SOURCE_DATE_EPOCH when set (value is the

@@ -35,7 +35,7 @@ func TestRead(t *testing.T) {
 	}
 	env := []string{"GIT_AUTHOR_DATE=@1650000000 +0000", "GIT_COMMITTER_DATE=@1650000000 +0000",
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.test", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.test"}
-	for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", "https://example.test/r.git"}, {"commit", "-q", "--allow-empty", "-m", "x"}} {
+	for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", "https://ci:token@example.test/r.git"}, {"commit", "-q", "--allow-empty", "-m", "x"}} {
 		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
 		cmd.Env = append(cmd.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -48,5 +48,19 @@ func TestRead(t *testing.T) {
 	}
 	if len(info.Commit) != 40 || info.CommitTime.Unix() != 1650000000 || info.RemoteURL != "https://example.test/r.git" || info.Dirty {
 		t.Errorf("got %+v", info)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://x-access-token:ghs_secret@github.com/org/repo.git": "https://github.com/org/repo.git",
+		"https://gitlab-ci-token:glcbt-1@gitlab.com/g/p.git":        "https://gitlab.com/g/p.git",
+		"https://github.com/org/repo":                               "https://github.com/org/repo",
+		"git@github.com:org/repo.git":                               "git@github.com:org/repo.git",
+		"ssh://git@host/org/repo.git":                               "ssh://host/org/repo.git",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -24,6 +24,23 @@ type Filename struct {
 
 var sdistSuffixes = []string{".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip"}
 
+// SplitSdist splits a source distribution filename ("name-1.0.tar.gz")
+// into its project name and version; ok is false for anything else.
+func SplitSdist(filename string) (project, version string, ok bool) {
+	for _, suf := range sdistSuffixes {
+		base, found := strings.CutSuffix(filename, suf)
+		if !found {
+			continue
+		}
+		i := strings.LastIndex(base, "-")
+		if i <= 0 || i == len(base)-1 {
+			return "", "", false
+		}
+		return base[:i], base[i+1:], true
+	}
+	return "", "", false
+}
+
 // ParseFilename parses "{name}-{version}(-{build})?-{py}-{abi}-{plat}.whl".
 func ParseFilename(name string) (Filename, error) {
 	fail := func(why string) (Filename, error) {

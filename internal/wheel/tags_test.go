@@ -338,3 +338,19 @@ for t in tags.sys_tags():
 		}
 	}
 }
+
+func TestSplitSdist(t *testing.T) {
+	for in, want := range map[string][3]string{
+		"click-8.1.3.tar.gz":           {"click", "8.1.3", "true"},
+		"prompt_toolkit-3.0.36.zip":    {"prompt_toolkit", "3.0.36", "true"},
+		"python-dateutil-2.8.2.tgz":    {"python-dateutil", "2.8.2", "true"},
+		"click-8.1.3-py3-none-any.whl": {"", "", "false"},
+		"noversion.tar.gz":             {"", "", "false"},
+		"trailing-.tar.gz":             {"", "", "false"},
+	} {
+		p, v, ok := SplitSdist(in)
+		if p != want[0] || v != want[1] || fmt.Sprint(ok) != want[2] {
+			t.Errorf("SplitSdist(%q) = %q, %q, %v", in, p, v, ok)
+		}
+	}
+}

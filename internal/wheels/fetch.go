@@ -115,12 +115,8 @@ func fileVersion(filename string) string {
 	if fn, err := wheel.ParseFilename(filename); err == nil {
 		return fn.Version
 	}
-	for _, ext := range []string{".tar.gz", ".zip", ".tar.bz2", ".tgz"} {
-		if base, ok := strings.CutSuffix(filename, ext); ok {
-			if i := strings.LastIndex(base, "-"); i > 0 {
-				return base[i+1:]
-			}
-		}
+	if _, v, ok := wheel.SplitSdist(filename); ok {
+		return v
 	}
 	return ""
 }

@@ -105,12 +105,8 @@ func projectKey(filename string) string {
 		}
 		return ""
 	}
-	for _, ext := range []string{".tar.gz", ".zip", ".tar.bz2", ".tgz"} {
-		if base, ok := strings.CutSuffix(filename, ext); ok {
-			if i := strings.LastIndex(base, "-"); i > 0 {
-				return wheel.NormalizeName(base[:i])
-			}
-		}
+	if project, _, ok := wheel.SplitSdist(filename); ok {
+		return wheel.NormalizeName(project)
 	}
 	return ""
 }

@@ -34,6 +34,7 @@ type config struct {
 	transport http.RoundTripper
 	userAgent string
 	jobs      int
+	backoff   remote.Backoff
 }
 
 // WithKeychain overrides the default docker-config keychain.
@@ -42,13 +43,26 @@ func WithKeychain(k authn.Keychain) Option { return func(c *config) { c.keychain
 // WithTransport sets the HTTP transport (tests inject faults here).
 func WithTransport(t http.RoundTripper) Option { return func(c *config) { c.transport = t } }
 
+// WithBackoff sets the retry schedule for idempotent requests.
+func WithBackoff(b remote.Backoff) Option { return func(c *config) { c.backoff = b } }
+
 // WithUserAgent sets the User-Agent prefix.
 func WithUserAgent(ua string) Option { return func(c *config) { c.userAgent = ua } }
+
+// DefaultTransport is go-containerregistry's transport with a bound on
+// how long a registry may take to start answering, so that a stalled
+// registry fails the request (and lets it be retried) instead of hanging.
+func DefaultTransport(responseTimeout time.Duration) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = responseTimeout
+	return t
+}
 
 // New returns a client. Credentials come from the docker config and its
 // credential helpers, as crane and docker use them.
 func New(opts ...Option) *Client {
-	cfg := config{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport, userAgent: "harden", jobs: 4}
+	cfg := config{keychain: authn.DefaultKeychain, transport: DefaultTransport(2 * time.Minute), userAgent: "harden", jobs: 4,
+		backoff: remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2.0, Jitter: 0.2, Steps: 5}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -57,7 +71,7 @@ func New(opts ...Option) *Client {
 		remote.WithTransport(cfg.transport),
 		remote.WithUserAgent(cfg.userAgent),
 		remote.WithJobs(cfg.jobs),
-		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2.0, Jitter: 0.2, Steps: 5}),
+		remote.WithRetryBackoff(cfg.backoff),
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
 			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
 	}}

@@ -68,7 +68,7 @@ func New(opts ...Option) *Client {
 	}
 	return &Client{opts: []remote.Option{
 		remote.WithAuthFromKeychain(cfg.keychain),
-		remote.WithTransport(cfg.transport),
+		remote.WithTransport(newRetryTransport(cfg.transport, cfg.backoff)),
 		remote.WithUserAgent(cfg.userAgent),
 		remote.WithJobs(cfg.jobs),
 		remote.WithRetryBackoff(cfg.backoff),

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
@@ -115,7 +116,7 @@ func TestPushTagsOnlyAfterReadBack(t *testing.T) {
 
 func TestErrorsClassified(t *testing.T) {
 	ctx := context.Background()
-	c := New()
+	c := New(WithBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 3}))
 	if _, err := c.Resolve(ctx, "not a ref!"); errs.ExitCode(err) != errs.CodeInput {
 		t.Errorf("bad ref: %v (exit %d)", err, errs.ExitCode(err))
 	}

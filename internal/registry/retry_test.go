@@ -1,0 +1,156 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// script answers successive round trips from a list.
+type script struct {
+	steps  []func(*http.Request) (*http.Response, error)
+	bodies []string
+	calls  int
+}
+
+func (s *script) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		b, _ := io.ReadAll(r.Body)
+		s.bodies = append(s.bodies, string(b))
+	}
+	f := s.steps[min(s.calls, len(s.steps)-1)]
+	s.calls++
+	return f(r)
+}
+
+func status(code int, hdr ...string) func(*http.Request) (*http.Response, error) {
+	return func(r *http.Request) (*http.Response, error) {
+		h := http.Header{}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			h.Set(hdr[i], hdr[i+1])
+		}
+		return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+	}
+}
+
+func fail(err error) func(*http.Request) (*http.Response, error) {
+	return func(*http.Request) (*http.Response, error) { return nil, err }
+}
+
+// cutBody answers 200 whose body breaks off.
+func cutBody(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r,
+		Body: io.NopCloser(io.MultiReader(strings.NewReader(`{"sch`), errReader{io.ErrUnexpectedEOF}))}, nil
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func newTestRetry(s *script) (*retryTransport, *[]time.Duration) {
+	var waits []time.Duration
+	rt := newRetryTransport(s, remote.Backoff{Duration: 10 * time.Millisecond, Factor: 2, Steps: 4}).(*retryTransport)
+	rt.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	return rt, &waits
+}
+
+func TestRetryTransport(t *testing.T) {
+	reset := errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer")
+	cases := []struct {
+		name      string
+		method    string
+		path      string
+		body      string
+		steps     []func(*http.Request) (*http.Response, error)
+		wantCalls int
+		wantCode  int
+		wantErr   bool
+		wantWaits []time.Duration
+	}{
+		{name: "429 honours Retry-After", method: "GET", path: "/v2/r/manifests/x",
+			steps:     []func(*http.Request) (*http.Response, error){status(429, "Retry-After", "2"), status(200)},
+			wantCalls: 2, wantCode: 200, wantWaits: []time.Duration{2 * time.Second}},
+		{name: "503 backs off exponentially", method: "HEAD", path: "/v2/r/blobs/sha256:a",
+			steps:     []func(*http.Request) (*http.Response, error){status(503), status(503), status(200)},
+			wantCalls: 3, wantCode: 200, wantWaits: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}},
+		{name: "reset on GET retried", method: "GET", path: "/v2/",
+			steps:     []func(*http.Request) (*http.Response, error){fail(reset), status(200)},
+			wantCalls: 2, wantCode: 200, wantWaits: []time.Duration{10 * time.Millisecond}},
+		{name: "manifest body cut mid-way retried", method: "GET", path: "/v2/r/manifests/sha256:a",
+			steps:     []func(*http.Request) (*http.Response, error){cutBody, status(200)},
+			wantCalls: 2, wantCode: 200, wantWaits: []time.Duration{10 * time.Millisecond}},
+		{name: "manifest PUT replays its body", method: "PUT", path: "/v2/r/manifests/sha256:a", body: "manifest",
+			steps:     []func(*http.Request) (*http.Response, error){status(502), status(201)},
+			wantCalls: 2, wantCode: 201, wantWaits: []time.Duration{10 * time.Millisecond}},
+		{name: "upload PATCH not retried", method: "PATCH", path: "/v2/r/blobs/uploads/u", body: "data",
+			steps:     []func(*http.Request) (*http.Response, error){fail(reset)},
+			wantCalls: 1, wantErr: true},
+		{name: "certificate error not retried", method: "GET", path: "/v2/",
+			steps:     []func(*http.Request) (*http.Response, error){fail(errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority"))},
+			wantCalls: 1, wantErr: true},
+		{name: "404 not retried", method: "GET", path: "/v2/r/manifests/x",
+			steps:     []func(*http.Request) (*http.Response, error){status(404)},
+			wantCalls: 1, wantCode: 404},
+		{name: "gives up after Steps", method: "GET", path: "/v2/",
+			steps:     []func(*http.Request) (*http.Response, error){fail(reset)},
+			wantCalls: 4, wantErr: true, wantWaits: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &script{steps: c.steps}
+			rt, waits := newTestRetry(s)
+			var body io.Reader
+			if c.body != "" {
+				body = strings.NewReader(c.body)
+			}
+			req, _ := http.NewRequest(c.method, "http://127.0.0.1:5000"+c.path, body)
+			resp, err := rt.RoundTrip(req)
+			if s.calls != c.wantCalls || (err != nil) != c.wantErr {
+				t.Fatalf("calls %d (want %d), err %v", s.calls, c.wantCalls, err)
+			}
+			if err == nil && resp.StatusCode != c.wantCode {
+				t.Errorf("status %d, want %d", resp.StatusCode, c.wantCode)
+			}
+			if len(*waits) != len(c.wantWaits) {
+				t.Fatalf("waits %v, want %v", *waits, c.wantWaits)
+			}
+			for i := range c.wantWaits {
+				if (*waits)[i] != c.wantWaits[i] {
+					t.Errorf("waits %v, want %v", *waits, c.wantWaits)
+				}
+			}
+			for _, b := range s.bodies {
+				if b != c.body {
+					t.Errorf("attempt sent body %q, want %q", b, c.body)
+				}
+			}
+		})
+	}
+}
+
+func TestRetryStopsOnCancel(t *testing.T) {
+	s := &script{steps: []func(*http.Request) (*http.Response, error){fail(context.Canceled)}}
+	rt, _ := newTestRetry(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:5000/v2/", nil)
+	if _, err := rt.RoundTrip(req); err == nil || s.calls != 1 {
+		t.Errorf("cancelled request retried: calls %d, err %v", s.calls, err)
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	if retryAfter("3") != 3*time.Second || retryAfter("") != 0 || retryAfter("soon") != 0 || retryAfter("-1") != 0 {
+		t.Error("Retry-After seconds")
+	}
+	future := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	if d := retryAfter(future); d < 80*time.Second || d > 91*time.Second {
+		t.Errorf("Retry-After date gave %v", d)
+	}
+}

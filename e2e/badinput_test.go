@@ -70,14 +70,22 @@ func TestBadInput(t *testing.T) {
 		wheeltest.Member{Name: "linkescape/__init__.py", Data: ""},
 		wheeltest.Member{Name: "linkescape/etc", Data: "../../../../../../etc", Symlink: true})
 
-	cases := []struct {
+	// Each case is one defect. By default it runs "harden build" with
+	// SOURCE_DATE_EPOCH set, on a copy of the fixture project.
+	type badCase struct {
 		name     string
 		edit     func(p *project)
-		lock     string
-		args     []string // replaces the default build args when set
+		sub      [2]string // replace sub[0] by sub[1] in the rendered harden.yaml
+		lock     string    // replaces requirements.lock
+		remove   string    // a project file to delete
+		env      []string  // replaces the default environment
+		args     func(p *project, out string) []string
 		code     int
 		contains []string
-	}{
+	}
+	lockLine := func(line string) string { return lockText(fx, nil, line) }
+	pin := fx.Wheels[0]
+	cases := []badCase{
 		{name: "base without digest", edit: func(p *project) { p.Base = reg + "/library/python:3.11-bookworm-fixture" },
 			code: 2, contains: []string{"base", "digest", "harden base resolve"}},
 		{name: "unknown config field", edit: func(p *project) { p.Extra = "bsae: x\n" },
@@ -107,6 +115,56 @@ func TestBadInput(t *testing.T) {
 		{name: "unreachable registry", edit: func(p *project) {
 			p.Base = "127.0.0.1:1/library/python" + base[strings.Index(base, "@"):]
 		}, code: 3, contains: []string{"127.0.0.1:1"}},
+
+		// harden.yaml
+		{name: "config: root uid", sub: [2]string{"uid: 10001", "uid: 0"}, code: 2, contains: []string{"user.uid", "non-root", "10001"}},
+		{name: "config: non-linux platform", sub: [2]string{"platforms: [linux/amd64]", "platforms: [windows/amd64]"}, code: 2, contains: []string{"platforms[0]", "linux/amd64"}},
+		{name: "config: repository with tag", edit: func(p *project) { p.Repository += ":latest" }, code: 2, contains: []string{"repository", "contains a tag", "remove it"}},
+		{name: "config: empty entrypoint", sub: [2]string{"entrypoint: [pgcli]", "entrypoint: []"}, code: 2, contains: []string{"entrypoint", "entrypoint: [pgcli]"}},
+		{name: "config: smoke test without expectation", sub: [2]string{`expect: {stdout: "10001"}`, "timeout: 5s"}, code: 2, contains: []string{"no expectation", "add expect:"}},
+		{name: "config: bad smoke regexp", sub: [2]string{`expect: {stdout: "10001"}`, `expect: {stdoutRegexp: "("}`}, code: 2, contains: []string{"stdoutRegexp", "RE2"}},
+		{name: "config: duplicate key", sub: [2]string{"name: pgcli\n", "name: pgcli\nname: again\n"}, code: 2, contains: []string{"duplicate field", "keep one"}},
+		{name: "config: invalid env name", sub: [2]string{"LANG: C.UTF-8", "1BAD: x"}, code: 2, contains: []string{"env.1BAD", "not starting with a digit"}},
+		{name: "config: wrong value type", sub: [2]string{"uid: 10001", "uid: many"}, code: 2, contains: []string{"user.uid", "expected an integer", "10001"}},
+		{name: "config: file missing", args: func(p *project, out string) []string {
+			return []string{"build", "--config", filepath.Join(p.Dir, "nope.yaml"), "--out", out}
+		}, code: 2, contains: []string{"nope.yaml", "--config"}},
+		{name: "config: requirements.in missing", remove: "requirements.in", code: 2, contains: []string{"requirements.in does not exist", "top-level requirements"}},
+		{name: "lock: file missing", remove: "requirements.lock", code: 2, contains: []string{"requirements.lock", "harden lock"}},
+		// requirements.lock
+		{name: "lock: range instead of pin", lock: lockLine("zzz>=1.0 \\\n    --hash=sha256:" + pin.SHA256), code: 2, contains: []string{"zzz>=1.0", "==", "harden lock"}},
+		{name: "lock: md5 hash", lock: lockLine("zzz==1.0 \\\n    --hash=md5:" + pin.SHA256[:32]), code: 2, contains: []string{"md5", "sha256"}},
+		{name: "lock: editable", lock: lockLine("-e ./pkg"), code: 2, contains: []string{"editable", "wheels only"}},
+		{name: "lock: URL requirement", lock: lockLine("pgcli @ https://example.test/pgcli-3.5.0.tar.gz"), code: 2, contains: []string{"sdist/archive", "wheels only"}},
+		{name: "lock: duplicate pin", lock: lockLine(fmt.Sprintf("%s==%s \\\n    --hash=sha256:%s", pin.Name, pin.Version, pin.SHA256)), code: 2, contains: []string{"pinned twice", "keep one pin"}},
+		{name: "lock: bad marker", lock: lockLine("zzz==1.0 ; python_version >>> \"3\" \\\n    --hash=sha256:" + pin.SHA256), code: 2, contains: []string{"bad marker", "PEP 508"}},
+		{name: "lock: include", lock: lockLine("-r other.txt"), code: 2, contains: []string{"-r other.txt", "self-contained"}},
+		{name: "lock: no pins", lock: "# nothing pinned\n", code: 2, contains: []string{"pins no packages", "harden lock"}},
+		// CLI flags, environment and references
+		{name: "cli: unknown flag", args: func(p *project, out string) []string { return []string{"build", "--bogus"} }, code: 2, contains: []string{"unknown flag", "--bogus"}},
+		{name: "cli: unknown output format", args: func(p *project, out string) []string { return []string{"-o", "yaml", "build", "--config", p.Config} }, code: 2, contains: []string{"yaml", "text or json"}},
+		{name: "cli: unknown command", args: func(p *project, out string) []string { return []string{"frobnicate"} }, code: 2, contains: []string{"frobnicate", "harden --help"}},
+		{name: "cli: stray argument", args: func(p *project, out string) []string { return []string{"build", "extra", "--config", p.Config} }, code: 2, contains: []string{"extra", "harden build --help"}},
+		{name: "cli: unknown runtime", args: func(p *project, out string) []string {
+			return []string{"test", "--config", p.Config, "--out", out, "--runtime", "lxc"}
+		}, code: 2, contains: []string{"lxc", "runc, docker, podman or chroot"}},
+		{name: "cli: bad SOURCE_DATE_EPOCH", env: []string{"SOURCE_DATE_EPOCH=yesterday"}, code: 2, contains: []string{"SOURCE_DATE_EPOCH", "git log -1"}},
+		{name: "cli: no build time outside git", env: []string{"SOURCE_DATE_EPOCH="}, code: 2, contains: []string{"no build time", "set SOURCE_DATE_EPOCH"}},
+		{name: "cli: non-http index", args: func(p *project, out string) []string {
+			return []string{"build", "--config", p.Config, "--index-url", "ftp://mirror.example/simple", "--out", out}
+		}, code: 2, contains: []string{"ftp://mirror.example/simple", "http(s)"}},
+		{name: "cli: missing wheel dir", args: func(p *project, out string) []string {
+			return []string{"build", "--config", p.Config, "--wheel-dir", filepath.Join(p.Dir, "nowheels"), "--out", out}
+		}, code: 2, contains: []string{"nowheels", "--wheel-dir"}},
+		{name: "ref: malformed image reference", args: func(p *project, out string) []string { return []string{"base", "resolve", "UPPER/Case!!"} }, code: 2, contains: []string{"UPPER/Case!!", "registry/repo@sha256"}},
+		{name: "ref: unknown tag", args: func(p *project, out string) []string {
+			return []string{"base", "resolve", reg + "/library/python:no-such-tag"}
+		}, code: 2, contains: []string{"no-such-tag", "MANIFEST_UNKNOWN"}},
+		{name: "ref: publish to a digest", args: func(p *project, out string) []string {
+			return []string{"publish", "--config", p.Config, "--out", out, "--repo", base}
+		}, code: 2, contains: []string{"@sha256:", "no tag or digest"}},
+		{name: "cli: publish without a build", args: func(p *project, out string) []string { return []string{"publish", "--config", p.Config, "--out", out} }, code: 2, contains: []string{"build.json", "run harden build first"}},
+		{name: "cli: test without a build", args: func(p *project, out string) []string { return []string{"test", "--config", p.Config, "--out", out} }, code: 2, contains: []string{"build.json", "run harden build first"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,13 +173,35 @@ func TestBadInput(t *testing.T) {
 				tc.edit(pr)
 				pr.write(t)
 			}
+			if tc.sub[0] != "" {
+				b, err := os.ReadFile(pr.Config)
+				if err != nil || !strings.Contains(string(b), tc.sub[0]) {
+					t.Fatalf("config lacks %q to replace: %v", tc.sub[0], err)
+				}
+				if err := os.WriteFile(pr.Config, []byte(strings.Replace(string(b), tc.sub[0], tc.sub[1], 1)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tc.lock != "" {
 				if err := os.WriteFile(filepath.Join(pr.Dir, "requirements.lock"), []byte(tc.lock), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
+			if tc.remove != "" {
+				if err := os.Remove(filepath.Join(pr.Dir, tc.remove)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			out := filepath.Join(pr.Dir, "dist")
-			r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", wheelDir, "--cache-dir", t.TempDir(), "--out", out)
+			args := []string{"build", "--config", pr.Config, "--wheel-dir", wheelDir, "--cache-dir", t.TempDir(), "--out", out}
+			if tc.args != nil {
+				args = tc.args(pr, out)
+			}
+			env := []string{epoch}
+			if tc.env != nil {
+				env = tc.env
+			}
+			r := run(t, env, args...)
 			if r.code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s", r.code, tc.code, r)
 			}
@@ -130,8 +210,11 @@ func TestBadInput(t *testing.T) {
 					t.Errorf("message lacks %q:\n%s", s, r.stderr)
 				}
 			}
+			if r.stdout != "" {
+				t.Errorf("a refused command printed a result: %q", r.stdout)
+			}
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("failed build left %s behind", out)
+				t.Errorf("failed command left %s behind", out)
 			}
 			if _, err := os.Stat("/tmp/harden-evil"); err == nil {
 				t.Errorf("a malicious wheel wrote /tmp/harden-evil")

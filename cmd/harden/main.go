@@ -58,6 +58,15 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	// A runnable root, so that an unknown command is a usage error (exit 2)
+	// rather than cobra's unclassified one.
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, a []string) error {
+		if len(a) > 0 {
+			return errs.Input(fmt.Errorf("unknown command %q; see harden --help", a[0]))
+		}
+		return cmd.Help()
+	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errs.Input(err) })

@@ -21,6 +21,9 @@ smoke test of harden.yaml in the built image with runc (as root), docker or
 podman, or chroot as a last resort.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := smoke.CheckRuntime(runtime); err != nil {
+				return err
+			}
 			pr, err := g.load(cmd.Context(), "")
 			if err != nil {
 				return err

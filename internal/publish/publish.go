@@ -57,16 +57,16 @@ type Params struct {
 // Publish pushes the index built in p.Out and writes the release record.
 // The record is written only after the push is complete and read back.
 func Publish(ctx context.Context, p Params) (*Release, error) {
-	idx, rec, err := build.ReadOutput(p.Out)
-	if err != nil {
-		return nil, err
-	}
 	if p.Repository == "" {
 		return nil, errs.Input(fmt.Errorf("no target repository: set repository: in harden.yaml or pass --repo"))
 	}
 	repo, err := name.NewRepository(p.Repository)
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("repository %q: %w; use e.g. ghcr.io/org/pgcli (no tag or digest)", p.Repository, err))
+	}
+	idx, rec, err := build.ReadOutput(p.Out)
+	if err != nil {
+		return nil, err
 	}
 	ref, err := p.Registry.PushIndex(ctx, repo, idx, p.Tags...)
 	if err != nil {

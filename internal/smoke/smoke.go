@@ -234,6 +234,15 @@ func clip(s string) string {
 	return s
 }
 
+// CheckRuntime rejects a runtime name harden does not know ("" = auto).
+func CheckRuntime(name string) error {
+	switch name {
+	case "", "runc", "chroot", "docker", "podman":
+		return nil
+	}
+	return errs.Input(fmt.Errorf("unknown runtime %q; use runc, docker, podman or chroot", name))
+}
+
 // pick returns the named runtime, or the first usable one.
 func pick(ctx context.Context, name string) (Runtime, error) {
 	root := os.Geteuid() == 0
@@ -249,7 +258,7 @@ func pick(ctx context.Context, name string) (Runtime, error) {
 		return newEngine(ctx, name)
 	case "":
 	default:
-		return nil, errs.Input(fmt.Errorf("unknown runtime %q; use runc, docker, podman or chroot", name))
+		return nil, CheckRuntime(name)
 	}
 	if root {
 		if rt, err := newRunc(); err == nil {

@@ -47,10 +47,10 @@ type Options struct {
 // Build produces the image index in memory. Base layers stay lazy until
 // the index is written or pushed.
 func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
-	logf := o.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
 	}
+	logf := o.Log
 	c := o.Config
 	baseRef, err := c.BaseRef()
 	if err != nil {
@@ -180,11 +180,7 @@ func basePlatforms(ctx context.Context, rc *registry.Client, ref name.Digest, pl
 }
 
 func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map[string]bool, rec *Record) (v1.Image, *PlatformRecord, error) {
-	c := o.Config
-	logf := o.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	c, logf := o.Config, o.Log
 	cf, err := b.img.ConfigFile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read base config: %w", err)

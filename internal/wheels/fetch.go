@@ -32,20 +32,11 @@ type Pick struct {
 func Select(ctx context.Context, src Source, lf *lock.File, target wheel.Target, env lock.Env, platform string) ([]Pick, error) {
 	var picks []Pick
 	var problems []error
-	for _, req := range lf.Requirements {
-		if req.Marker != "" {
-			m, err := lock.ParseMarker(req.Marker)
-			if err != nil {
-				return nil, errs.Input(fmt.Errorf("%s:%d: marker %q: %w", lf.Path, req.Line, req.Marker, err))
-			}
-			ok, err := m.Eval(env)
-			if err != nil {
-				return nil, errs.Input(fmt.Errorf("%s:%d: marker %q: %w", lf.Path, req.Line, req.Marker, err))
-			}
-			if !ok {
-				continue
-			}
-		}
+	reqs, err := lf.ForEnv(env)
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("evaluate markers for %s: %w", platform, err))
+	}
+	for _, req := range reqs {
 		p, err := selectOne(ctx, src, lf, req, target, platform)
 		if err != nil {
 			if errs.ExitCode(err) == errs.CodeUnreachable {

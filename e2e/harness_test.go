@@ -8,22 +8,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"text/template"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/fixture"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
 )
 
 // require skips with reason, or fails when HARDEN_REQUIRE_E2E=1 (as in
@@ -114,9 +112,7 @@ func runCmd(t *testing.T, cmd *exec.Cmd, env []string) result {
 // Debian docker-registry, by host:port.
 func registries(t *testing.T) map[string]string {
 	t.Helper()
-	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(nilLogger())))
-	t.Cleanup(srv.Close)
-	regs := map[string]string{"ggcr": strings.TrimPrefix(srv.URL, "http://")}
+	regs := map[string]string{"ggcr": registrytest.Start(t, nil)}
 	ext := os.Getenv("HARDEN_TEST_REGISTRY")
 	require(t, ext != "", "HARDEN_TEST_REGISTRY (Debian docker-registry on 127.0.0.1) is not set")
 	regs["distribution"] = ext

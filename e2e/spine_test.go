@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +15,6 @@ import (
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/fixture"
 )
-
-func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 const epoch = "SOURCE_DATE_EPOCH=1700000000"
 

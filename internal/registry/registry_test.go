@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -25,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
 )
 
 func testIndex(t *testing.T) v1.ImageIndex {
@@ -49,20 +46,9 @@ func testIndex(t *testing.T) v1.ImageIndex {
 	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 }
 
-func server(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
-}
-
 func TestPushIndexAndResolve(t *testing.T) {
 	ctx := context.Background()
-	reg := server(t, nil)
+	reg := registrytest.Start(t, nil)
 	c := New()
 	idx := testIndex(t)
 	repo, _ := name.NewRepository(reg + "/org/pgcli")
@@ -92,7 +78,7 @@ func TestPushTagsOnlyAfterReadBack(t *testing.T) {
 	ctx := context.Background()
 	var failHead atomic.Bool
 	failHead.Store(true)
-	reg := server(t, func(h http.Handler) http.Handler {
+	reg := registrytest.Start(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if failHead.Load() && r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/sha256:") {
 				w.WriteHeader(http.StatusBadRequest)
@@ -123,7 +109,7 @@ func TestErrorsClassified(t *testing.T) {
 	if _, err := c.Resolve(ctx, "127.0.0.1:1/x:y"); errs.ExitCode(err) != errs.CodeUnreachable {
 		t.Errorf("closed port: %v (exit %d)", err, errs.ExitCode(err))
 	}
-	reg := server(t, nil)
+	reg := registrytest.Start(t, nil)
 	if _, err := c.Resolve(ctx, reg+"/nope:missing"); errs.ExitCode(err) != errs.CodeInput {
 		t.Errorf("missing tag: %v (exit %d)", err, errs.ExitCode(err))
 	}
@@ -132,7 +118,7 @@ func TestErrorsClassified(t *testing.T) {
 // Credentials come from the docker config, as crane and docker read them.
 func TestPushUsesDockerConfigCredentials(t *testing.T) {
 	ctx := context.Background()
-	reg := server(t, func(h http.Handler) http.Handler {
+	reg := registrytest.Start(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)

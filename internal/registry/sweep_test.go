@@ -3,20 +3,18 @@ package registry
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"math/rand/v2"
-	"net/http/httptest"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/harden-dev/harden/internal/registry/faultreg"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
 )
 
 // TestPublishFaultSweep injects every fault kind at seeded request indexes
@@ -31,10 +29,11 @@ func TestPublishFaultSweep(t *testing.T) {
 	const runs = 210
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	fh := faultreg.New(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))), 400*time.Millisecond)
-	srv := httptest.NewServer(fh)
-	defer srv.Close()
-	reg := strings.TrimPrefix(srv.URL, "http://")
+	var fh *faultreg.Handler
+	reg := registrytest.Start(t, func(h http.Handler) http.Handler {
+		fh = faultreg.New(h, 400*time.Millisecond)
+		return fh
+	})
 	c := New(WithTransport(DefaultTransport(150*time.Millisecond)),
 		WithBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 4}))
 	idx := testIndex(t)

@@ -5,9 +5,11 @@ GO        ?= go
 FIXTURES  ?= $(CURDIR)/.cache/fixtures
 BIN       ?= $(CURDIR)/.cache/bin/harden
 REGISTRY  ?= 127.0.0.1:5000
+TOOLS     ?= $(CURDIR)/.cache/tools
 export HARDEN_FIXTURES := $(FIXTURES)
+export HARDEN_TOOLS_DIR := $(TOOLS)
 
-.PHONY: all build release-binary setup registry fixtures test test-short demo fuzz bench vet fmt clean
+.PHONY: all build release-binary setup registry fixtures tools test test-short demo fuzz bench vet fmt clean
 
 all: build
 
@@ -28,9 +30,17 @@ registry: setup
 fixtures: setup
 	$(GO) run ./tools/mkfixtures -out $(FIXTURES)
 
+# Peer programs pinned by go.mod tool directives, built from the module
+# proxy: the cosign CLI (interop tests, benchmarks) and the Rekor v2 server
+# of the local Sigstore stack.
+tools:
+	@mkdir -p $(TOOLS)
+	$(GO) build -o $(TOOLS)/cosign github.com/sigstore/cosign/v3/cmd/cosign
+	$(GO) build -o $(TOOLS)/rekor-server github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
+
 # Full suite: real registry, real Debian base, real wheels, runc. The core
 # end-to-end tests fail rather than skip when their parts are missing.
-test: setup registry fixtures
+test: setup registry fixtures tools
 	HARDEN_TEST_REGISTRY=$(REGISTRY) HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 HARDEN_REQUIRE_PIP=1 \
 		$(GO) test -race -count=1 ./...
 
@@ -38,7 +48,8 @@ test: setup registry fixtures
 test-short:
 	$(GO) test -short ./...
 
-demo: setup registry fixtures build
+demo: setup registry fixtures tools build
+	$(GO) build -o $(CURDIR)/.cache/bin/sigstore-local ./tools/sigstore-local
 	HARDEN=$(BIN) REGISTRY=$(REGISTRY) bash scripts/demo.sh
 
 FUZZTIME ?= 20s
@@ -49,7 +60,7 @@ fuzz:
 	  done; \
 	done
 
-bench: fixtures
+bench: fixtures tools
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./bench/...
 
 vet:

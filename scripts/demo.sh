@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${HARDEN:=$root/.cache/bin/harden}" "${REGISTRY:=127.0.0.1:5000}" "${HARDEN_FIXTURES:=$root/.cache/fixtures}"
+: "${SIGSTORE_LOCAL:=$root/.cache/bin/sigstore-local}" "${TOOLS:=$root/.cache/tools}"
 work=$root/.cache/demo
 mkdir -p "$work"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
@@ -31,6 +32,36 @@ image=$(sed -n 's/.*"image": "\(.*@sha256:[0-9a-f]*\)".*/\1/p' "$work/dist/relea
 
 step "independent check with skopeo"
 skopeo inspect --raw --tls-verify=false "docker://$image" | head -c 400; echo
+
+step "start a private Sigstore on 127.0.0.1 (OIDC issuer, Fulcio, timestamp authority, Rekor v2)"
+sig=$work/sigstore
+rm -rf "$sig"
+"$SIGSTORE_LOCAL" -dir "$sig" -rekor-server "$TOOLS/rekor-server" &
+sigpid=$!
+trap 'kill "$sigpid" 2>/dev/null; wait "$sigpid" 2>/dev/null || true' EXIT
+for _ in $(seq 600); do [ -f "$sig/ready" ] && break; kill -0 "$sigpid" 2>/dev/null || { echo "sigstore-local failed" >&2; exit 1; }; sleep 0.1; done
+[ -f "$sig/ready" ] || { echo "sigstore-local did not become ready in 60 s" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$sig/env"
+signing=(--identity-token-file "$sig/token" --trusted-root "$sig/trusted_root.json" --signing-config "$sig/signing_config.json")
+
+step "sign keyless as $SIGSTORE_IDENTITY (referrers + legacy cosign tags)"
+"$HARDEN" sign --config "$work/harden.yaml" --out "$work/dist" "${signing[@]}"
+
+step "attest: SLSA v1 provenance, SPDX 2.3 and CycloneDX 1.6 SBOMs (checked against the lock)"
+"$HARDEN" attest --config "$work/harden.yaml" --out "$work/dist" "${signing[@]}"
+"$HARDEN" sbom --config "$work/harden.yaml" --out "$work/dist"
+
+step "independent check with the cosign CLI"
+cosign_verify=(--certificate-identity "$SIGSTORE_IDENTITY" --certificate-oidc-issuer "$SIGSTORE_ISSUER"
+  --trusted-root "$sig/trusted_root.json" --allow-http-registry --insecure-ignore-sct)
+HOME=$work/cosign-home "$TOOLS/cosign" verify "${cosign_verify[@]}" "$image" > /dev/null
+for t in slsaprovenance1 spdxjson cyclonedx; do
+  HOME=$work/cosign-home "$TOOLS/cosign" verify-attestation --type "$t" "${cosign_verify[@]}" "$image" > /dev/null 2> "$work/cosign.log" ||
+    { cat "$work/cosign.log" >&2; exit 1; }
+done
+echo "cosign verify + verify-attestation (slsaprovenance1, spdxjson, cyclonedx): OK"
+
 echo
 echo "released: $image"
 echo "record:   $work/dist/release.json"

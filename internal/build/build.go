@@ -257,6 +257,13 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 	if err != nil {
 		return nil, nil, fmt.Errorf("append layers: %w", err)
 	}
+	for _, l := range []v1.Layer{userLayer, wheelLayer} {
+		d, err := l.DiffID()
+		if err != nil {
+			return nil, nil, fmt.Errorf("layer diff id: %w", err)
+		}
+		prec.AppLayers = append(prec.AppLayers, d.String())
+	}
 	ncf, err := img.ConfigFile()
 	if err != nil {
 		return nil, nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/pyenv"
@@ -25,6 +26,10 @@ type Record struct {
 	Lock            LockRecord       `json:"lock"`
 	Source          SourceRecord     `json:"source"`
 	SourceDateEpoch int64            `json:"sourceDateEpoch"`
+	// StartedOn and FinishedOn are wall-clock times of the build run, for
+	// provenance. They are not part of the image.
+	StartedOn  time.Time `json:"startedOn"`
+	FinishedOn time.Time `json:"finishedOn"`
 }
 
 // PlatformRecord describes one platform manifest.
@@ -34,6 +39,9 @@ type PlatformRecord struct {
 	BaseDigest string        `json:"baseDigest"`
 	Python     pyenv.Env     `json:"python"`
 	Wheels     []WheelRecord `json:"wheels"`
+	// AppLayers are the diff IDs of the layers harden added on top of
+	// the base (user, then wheels). Everything else came from the base.
+	AppLayers []string `json:"appLayers"`
 }
 
 // WheelRecord is one installed wheel file.

@@ -48,6 +48,7 @@ func Run(ctx context.Context, p Params) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec.StartedOn, rec.FinishedOn = start.UTC().Round(time.Millisecond), time.Now().UTC().Round(time.Millisecond)
 	if err := WriteOutput(p.Out, idx, rec); err != nil {
 		return nil, fmt.Errorf("write build output: %w", err)
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	Labels       map[string]string `yaml:"labels"`
 	Source       Source            `yaml:"source"`
 	Smoke        []SmokeTest       `yaml:"smoke"`
+	// Storage is where signatures and attestations go: both (default),
+	// referrers (OCI 1.1) or legacy (cosign .sig/.att tags).
+	Storage string `yaml:"storage"`
 }
 
 // Index is the package index wheels come from.

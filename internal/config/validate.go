@@ -39,6 +39,12 @@ var linuxArches = map[string][]string{
 func (c *Config) Validate() error {
 	v := &validator{path: c.Path}
 
+	switch c.Storage {
+	case "", "both", "referrers", "legacy":
+	default:
+		v.add("storage", fmt.Sprintf("%q is not a storage layout", c.Storage), "use both, referrers or legacy")
+	}
+
 	switch {
 	case c.Name == "":
 		v.add("name", "missing", "set name: to the image's name, e.g. pgcli")

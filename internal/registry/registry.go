@@ -23,7 +23,9 @@ import (
 // Client talks to registries with one set of options (auth, transport,
 // retries) so that connections are reused across calls.
 type Client struct {
-	opts []remote.Option
+	opts      []remote.Option
+	keychain  authn.Keychain
+	transport http.RoundTripper
 }
 
 // Option configures a Client.
@@ -66,9 +68,10 @@ func New(opts ...Option) *Client {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Client{opts: []remote.Option{
+	rt := newRetryTransport(cfg.transport, cfg.backoff)
+	return &Client{keychain: cfg.keychain, transport: rt, opts: []remote.Option{
 		remote.WithAuthFromKeychain(cfg.keychain),
-		remote.WithTransport(newRetryTransport(cfg.transport, cfg.backoff)),
+		remote.WithTransport(rt),
 		remote.WithUserAgent(cfg.userAgent),
 		remote.WithJobs(cfg.jobs),
 		remote.WithRetryBackoff(cfg.backoff),
@@ -80,6 +83,28 @@ func New(opts ...Option) *Client {
 func (c *Client) with(ctx context.Context) []remote.Option {
 	return append([]remote.Option{remote.WithContext(ctx)}, c.opts...)
 }
+
+// Remote returns the client's go-containerregistry options bound to ctx,
+// for packages that speak to the registry directly (attach).
+func (c *Client) Remote(ctx context.Context) []remote.Option { return c.with(ctx) }
+
+// RoundTripper is an authenticated transport for raw requests to repo
+// (pull scope), for the few endpoints go-containerregistry does not wrap.
+func (c *Client) RoundTripper(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
+	auth, err := c.keychain.Resolve(repo)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport, []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, classify(fmt.Errorf("authenticate to %s: %w", repo.RegistryStr(), err))
+	}
+	return rt, nil
+}
+
+// Classify marks err as unreachable (exit 3), a missing object (exit 2)
+// or an auth problem with a hint, as the client's own calls do.
+func Classify(err error) error { return classify(err) }
 
 // PlatformDigest is one entry of a resolved index.
 type PlatformDigest struct {

@@ -17,7 +17,17 @@ import (
 // host:port. wrap, if set, sits in front of it (auth, fault injection).
 func Start(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	return start(t, wrap, false)
+}
+
+// StartReferrers is Start with the OCI 1.1 referrers API enabled.
+func StartReferrers(t testing.TB) string {
+	t.Helper()
+	return start(t, nil, true)
+}
+
+func start(t testing.TB, wrap func(http.Handler) http.Handler, referrers bool) string {
+	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrers))
 	if wrap != nil {
 		h = wrap(h)
 	}

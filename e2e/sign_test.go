@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harden-dev/harden/internal/fixture"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/sigstoretest"
+	"github.com/harden-dev/harden/internal/testtools"
+)
+
+const signerEmail = "release@example.com"
+
+type attestReport struct {
+	Identity struct{ Subject, Issuer string }
+	Entries  []struct {
+		Subject, Kind, PredicateType, Layout, Status, Referrer string
+	}
+}
+
+// cosignCLI runs the real cosign CLI (built from the module proxy) with a
+// private HOME so it neither reads nor writes the caller's ~/.sigstore.
+func cosignCLI(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "DOCKER_CONFIG="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestSignAttestCosignInterop keyless-signs and attests the fixture image
+// with harden against the local Sigstore stack, in each storage layout,
+// and has the real cosign CLI verify the signatures and the SLSA, SPDX
+// and CycloneDX attestations on the index and the platform manifest.
+func TestSignAttestCosignInterop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped in -short mode")
+	}
+	fx := fixture.Load(t)
+	dist := os.Getenv("HARDEN_TEST_REGISTRY")
+	require(t, dist != "", "HARDEN_TEST_REGISTRY (Debian docker-registry on 127.0.0.1) is not set")
+	st := sigstoretest.Start(t)
+	cosign := testtools.Path(t, "cosign")
+	cache := t.TempDir()
+
+	cases := []struct {
+		name, reg, storage string
+		// Rekor v2 entries cannot be carried in cosign's legacy layout, so
+		// legacy verifiers rely on the RFC 3161 timestamp instead.
+		cosignFlags []string
+	}{
+		{"legacy on docker-registry", dist, "legacy", []string{"--insecure-ignore-tlog", "--use-signed-timestamps"}},
+		{"referrers API on ggcr", registrytest.StartReferrers(t), "referrers", nil},
+		{"referrers fallback tag on docker-registry", dist, "referrers", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := pushBase(t, fx, tc.reg)
+			repo := fmt.Sprintf("%s/e2e/signed-%s-%d", tc.reg, tc.storage, time.Now().UnixNano())
+			pr := newProject(t, fx, base, repo)
+			out := filepath.Join(pr.Dir, "dist")
+			if r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--cache-dir", cache, "--out", out); r.code != 0 {
+				t.Fatalf("build: %s", r)
+			}
+			if r := run(t, nil, "publish", "--config", pr.Config, "--out", out); r.code != 0 {
+				t.Fatalf("publish: %s", r)
+			}
+			rel := readRelease(t, out)
+			token := st.Issuer.Token(t, signerEmail)
+			tokFile := filepath.Join(t.TempDir(), "token")
+			if err := os.WriteFile(tokFile, []byte(token), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			common := []string{"--config", pr.Config, "--out", out, "--storage", tc.storage,
+				"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath, "-o", "json"}
+
+			// The token goes on the command line here on purpose: it must
+			// still never appear in any output.
+			sign := run(t, nil, append([]string{"sign", "--identity-token", token}, common...)...)
+			if sign.code != 0 {
+				t.Fatalf("sign: %s", sign)
+			}
+			att := run(t, nil, append([]string{"attest", "--identity-token-file", tokFile,
+				"--type", "slsaprovenance1", "--type", "spdxjson", "--type", "cyclonedx"}, common...)...)
+			if att.code != 0 {
+				t.Fatalf("attest: %s", att)
+			}
+			for _, r := range []result{sign, att} {
+				if strings.Contains(r.stdout+r.stderr, token) || strings.Contains(r.stdout+r.stderr, strings.Split(token, ".")[1]) {
+					t.Fatal("the identity token appears in harden's output")
+				}
+			}
+			srep, arep := decode[attestReport](t, sign), decode[attestReport](t, att)
+			if srep.Identity.Subject != signerEmail || srep.Identity.Issuer != st.Issuer.URL() {
+				t.Errorf("identity %+v", srep.Identity)
+			}
+			subjects := 1 + len(rel.Platforms)
+			if n := countStatus(srep, "attached"); n != subjects {
+				t.Errorf("sign attached %d entries, want %d", n, subjects)
+			}
+			if n := countStatus(arep, "attached"); n != subjects+2*2*len(rel.Platforms) {
+				t.Errorf("attest attached %d entries, want %d", n, subjects+4*len(rel.Platforms))
+			}
+
+			// Re-running changes nothing.
+			again := run(t, nil, append([]string{"sign", "--identity-token-file", tokFile}, common...)...)
+			if again.code != 0 || countStatus(decode[attestReport](t, again), "attached") != 0 {
+				t.Fatalf("second sign attached again: %s", again)
+			}
+
+			verify := append([]string{"--certificate-identity", signerEmail, "--certificate-oidc-issuer", st.Issuer.URL(),
+				"--trusted-root", st.TrustedRootPath, "--allow-http-registry", "--insecure-ignore-sct"}, tc.cosignFlags...)
+			images := []string{rel.Image}
+			for _, p := range rel.Platforms {
+				images = append(images, p.Image)
+			}
+			for _, img := range images {
+				if out, err := cosignCLI(t, cosign, append(append([]string{"verify"}, verify...), img)...); err != nil {
+					t.Fatalf("cosign verify %s: %v\n%s", img, err, out)
+				}
+				for _, typ := range []string{"slsaprovenance1", "spdxjson", "cyclonedx"} {
+					out, err := cosignCLI(t, cosign, append(append([]string{"verify-attestation", "--type", typ}, verify...), img)...)
+					if err != nil {
+						t.Fatalf("cosign verify-attestation --type %s %s: %v\n%s", typ, img, err, out)
+					}
+				}
+			}
+			t.Logf("cosign verify and verify-attestation (slsaprovenance1, spdxjson, cyclonedx) accepted %d manifests in %s storage", len(images), tc.storage)
+
+			// And cosign still rejects the wrong identity.
+			bad := append([]string{"verify", "--certificate-identity", "mallory@example.com"}, verify[2:]...)
+			if out, err := cosignCLI(t, cosign, append(bad, rel.Image)...); err == nil {
+				t.Fatalf("cosign accepted a wrong identity:\n%s", out)
+			}
+		})
+	}
+}
+
+func countStatus(r attestReport, status string) int {
+	n := 0
+	for _, e := range r.Entries {
+		if e.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+type releaseRecord struct {
+	Image     string
+	Digest    string
+	Platforms []struct{ Platform, Digest, Image string }
+}
+
+func readRelease(t *testing.T, out string) releaseRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r releaseRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -1,0 +1,194 @@
+// Package attach stores Sigstore signatures and attestations next to an
+// image in a registry, in the two layouts verifiers read: OCI 1.1
+// referrers holding bundle v0.3 (with the sha256-<hex> fallback tag where
+// the registry has no referrers API), and cosign's legacy .sig/.att tags.
+package attach
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/registry"
+)
+
+// Media types and annotations of the referrers layout.
+const (
+	BundleMediaType    = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	EmptyMediaType     = "application/vnd.oci.empty.v1+json"
+	AnnotationContent  = "dev.sigstore.bundle.content"
+	AnnotationPredType = "dev.sigstore.bundle.predicateType"
+	AnnotationCreated  = "org.opencontainers.image.created"
+	ContentDSSE        = "dsse-envelope"
+	ContentMessage     = "message-signature"
+)
+
+// emptyConfig is the OCI empty descriptor's content.
+var emptyConfig = []byte("{}")
+
+// Storage says which layouts to write.
+type Storage string
+
+// The storage choices.
+const (
+	Both      Storage = "both"
+	Referrers Storage = "referrers"
+	Legacy    Storage = "legacy"
+)
+
+// ParseStorage reads a storage setting ("" = both).
+func ParseStorage(s string) (Storage, error) {
+	switch Storage(s) {
+	case "":
+		return Both, nil
+	case Both, Referrers, Legacy:
+		return Storage(s), nil
+	}
+	return "", errs.Input(fmt.Errorf("storage %q: use both, referrers or legacy", s))
+}
+
+// WantsReferrers reports whether the referrers layout is written.
+func (s Storage) WantsReferrers() bool { return s == Both || s == Referrers }
+
+// WantsLegacy reports whether cosign's tag layout is written.
+func (s Storage) WantsLegacy() bool { return s == Both || s == Legacy }
+
+// Store writes to and reads from one registry client.
+type Store struct {
+	rc *registry.Client
+	// The fallback tag is read-modify-write, so writes for one subject
+	// are serialised within the process.
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// New returns a store using rc.
+func New(rc *registry.Client) *Store {
+	return &Store{rc: rc, locks: map[string]*sync.Mutex{}}
+}
+
+func (s *Store) lock(subject name.Digest) func() {
+	s.mu.Lock()
+	l, ok := s.locks[subject.String()]
+	if !ok {
+		l = &sync.Mutex{}
+		s.locks[subject.String()] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Referrer is one bundle to store as a referrer of a subject.
+type Referrer struct {
+	Bundle        []byte
+	Content       string // ContentDSSE or ContentMessage
+	PredicateType string // DSSE only
+	Created       time.Time
+}
+
+// referrerManifest is an OCI image manifest with the 1.1 fields.
+type referrerManifest struct {
+	SchemaVersion int64             `json:"schemaVersion"`
+	MediaType     types.MediaType   `json:"mediaType"`
+	ArtifactType  string            `json:"artifactType"`
+	Config        v1.Descriptor     `json:"config"`
+	Layers        []v1.Descriptor   `json:"layers"`
+	Subject       *v1.Descriptor    `json:"subject"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// PutReferrer uploads r as a referrer of subject and returns the
+// referrer manifest's digest. Blobs go first, then the manifest by
+// digest; go-containerregistry updates the sha256-<hex> fallback tag
+// (with artifactType and annotations) when the registry has no
+// referrers API.
+func (s *Store) PutReferrer(ctx context.Context, subject name.Digest, r Referrer) (v1.Hash, error) {
+	opts := s.rc.Remote(ctx)
+	desc, err := remote.Head(subject, opts...)
+	if err != nil {
+		return v1.Hash{}, registry.Classify(fmt.Errorf("look up %s before attaching to it: %w", subject, err))
+	}
+	cfg := static.NewLayer(emptyConfig, EmptyMediaType)
+	layer := static.NewLayer(r.Bundle, BundleMediaType)
+	for _, l := range []v1.Layer{cfg, layer} {
+		if err := remote.WriteLayer(subject.Context(), l, opts...); err != nil {
+			return v1.Hash{}, registry.Classify(fmt.Errorf("upload bundle for %s: %w", subject, err))
+		}
+	}
+	ann := map[string]string{AnnotationContent: r.Content, AnnotationCreated: r.Created.UTC().Format(time.RFC3339)}
+	if r.PredicateType != "" {
+		ann[AnnotationPredType] = r.PredicateType
+	}
+	m := referrerManifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  BundleMediaType,
+		Config:        describe(cfg, EmptyMediaType),
+		Layers:        []v1.Descriptor{describe(layer, BundleMediaType)},
+		Subject:       &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
+		Annotations:   ann,
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	h, _, err := v1.SHA256(strings.NewReader(string(raw)))
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	unlock := s.lock(subject)
+	defer unlock()
+	ref := subject.Context().Digest(h.String())
+	if err := remote.Put(ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1}, opts...); err != nil {
+		return v1.Hash{}, registry.Classify(fmt.Errorf("push referrer of %s: %w", subject, err))
+	}
+	return h, nil
+}
+
+func describe(l v1.Layer, mt types.MediaType) v1.Descriptor {
+	d, _ := l.Digest() // static layers cannot fail
+	n, _ := l.Size()
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: n}
+}
+
+// ReferrersAPI reports whether the registry serves the referrers API for
+// subject's repository (false means the fallback tag is used).
+func (s *Store) ReferrersAPI(ctx context.Context, subject name.Digest) (bool, error) {
+	reg := subject.Context().Registry
+	u := fmt.Sprintf("%s://%s/v2/%s/referrers/%s", reg.Scheme(), reg.RegistryStr(), subject.Context().RepositoryStr(), subject.DigestStr())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Accept", string(types.OCIImageIndex))
+	tr, err := s.rc.RoundTripper(ctx, subject.Context())
+	if err != nil {
+		return false, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return false, registry.Classify(fmt.Errorf("probe referrers API of %s: %w", reg, err))
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}

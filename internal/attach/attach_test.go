@@ -1,0 +1,236 @@
+package attach
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
+)
+
+func pushSubject(t *testing.T, reg string) name.Digest {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewDigest(reg + "/org/app@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// The referrer manifest and, without a referrers API, the fallback tag
+// both carry artifactType and the Sigstore annotations.
+func TestPutReferrer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reg      func(*testing.T) string
+		wantAPI  bool
+		fallback bool
+	}{
+		{"referrers API", func(t *testing.T) string { return registrytest.StartReferrers(t) }, true, false},
+		{"fallback tag", func(t *testing.T) string { return registrytest.Start(t, nil) }, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			reg := tc.reg(t)
+			sub := pushSubject(t, reg)
+			s := New(registry.New())
+			api, err := s.ReferrersAPI(ctx, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if api != tc.wantAPI {
+				t.Fatalf("ReferrersAPI = %v, want %v", api, tc.wantAPI)
+			}
+			created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			b1 := []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","n":1}`)
+			h1, err := s.PutReferrer(ctx, sub, Referrer{Bundle: b1, Content: ContentDSSE, PredicateType: "https://slsa.dev/provenance/v1", Created: created})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Same content again: same manifest digest, no second entry.
+			if h, err := s.PutReferrer(ctx, sub, Referrer{Bundle: b1, Content: ContentDSSE, PredicateType: "https://slsa.dev/provenance/v1", Created: created}); err != nil || h != h1 {
+				t.Fatalf("re-put: %v %v", h, err)
+			}
+			b2 := []byte(`{"n":2}`)
+			if _, err := s.PutReferrer(ctx, sub, Referrer{Bundle: b2, Content: ContentDSSE, PredicateType: "https://spdx.dev/Document", Created: created}); err != nil {
+				t.Fatal(err)
+			}
+
+			raw, err := remote.Get(sub.Context().Digest(h1.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(raw.Manifest, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["artifactType"] != BundleMediaType {
+				t.Errorf("artifactType = %v", m["artifactType"])
+			}
+			cfg := m["config"].(map[string]any)
+			if cfg["mediaType"] != EmptyMediaType || cfg["digest"] != "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" {
+				t.Errorf("config = %v", cfg)
+			}
+			if m["subject"].(map[string]any)["digest"] != sub.DigestStr() {
+				t.Errorf("subject = %v", m["subject"])
+			}
+			ann := m["annotations"].(map[string]any)
+			if ann[AnnotationContent] != ContentDSSE || ann[AnnotationPredType] != "https://slsa.dev/provenance/v1" || ann[AnnotationCreated] != "2026-01-02T03:04:05Z" {
+				t.Errorf("annotations = %v", ann)
+			}
+
+			if tc.fallback {
+				tag := sub.Context().Tag(strings.Replace(sub.DigestStr(), ":", "-", 1))
+				d, err := remote.Get(tag)
+				if err != nil {
+					t.Fatalf("fallback tag %s: %v", tag, err)
+				}
+				var idx struct {
+					Manifests []struct {
+						ArtifactType string            `json:"artifactType"`
+						Annotations  map[string]string `json:"annotations"`
+					} `json:"manifests"`
+				}
+				if err := json.Unmarshal(d.Manifest, &idx); err != nil {
+					t.Fatal(err)
+				}
+				if len(idx.Manifests) != 2 {
+					t.Fatalf("fallback index has %d entries, want 2", len(idx.Manifests))
+				}
+				for _, e := range idx.Manifests {
+					if e.ArtifactType != BundleMediaType || e.Annotations[AnnotationPredType] == "" || e.Annotations[AnnotationContent] != ContentDSSE {
+						t.Errorf("fallback descriptor lacks artifactType/annotations: %+v", e)
+					}
+				}
+			}
+
+			f, err := s.Find(ctx, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Referrers) != 2 {
+				t.Fatalf("Find: %d referrers, want 2", len(f.Referrers))
+			}
+			got := map[string]string{}
+			for _, r := range f.Referrers {
+				got[r.Annotations[AnnotationPredType]] = string(r.Bundle)
+			}
+			if got["https://slsa.dev/provenance/v1"] != string(b1) || got["https://spdx.dev/Document"] != string(b2) {
+				t.Errorf("Find bundles = %v", got)
+			}
+		})
+	}
+}
+
+func TestPutLegacyDedupes(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, nil)
+	sub := pushSubject(t, reg)
+	s := New(registry.New())
+	same := func(a, b oci.Signature) bool {
+		pa, _ := a.Payload()
+		pb, _ := b.Payload()
+		return string(pa) == string(pb)
+	}
+	l1 := LegacyLayer{Payload: []byte(`{"critical":1}`), Signature: []byte("sig1"), Timestamp: []byte("ts")}
+	l2 := LegacyLayer{Payload: []byte(`{"critical":2}`), Signature: []byte("sig2")}
+	if err := s.PutLegacy(ctx, sub, false, []LegacyLayer{l1}, same); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutLegacy(ctx, sub, false, []LegacyLayer{l1, l2}, same); err != nil {
+		t.Fatal(err)
+	}
+	att := LegacyLayer{Payload: []byte(`{"payloadType":"x"}`), CertPEM: []byte("cert"), PredicateType: "https://slsa.dev/provenance/v1"}
+	if err := s.PutLegacy(ctx, sub, true, []LegacyLayer{att}, same); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Find(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Signatures) != 2 || len(f.Attestations) != 1 || len(f.Referrers) != 0 {
+		t.Fatalf("found %d sigs, %d atts, %d referrers; want 2, 1, 0", len(f.Signatures), len(f.Attestations), len(f.Referrers))
+	}
+	ann, err := f.Attestations[0].Annotations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ann["predicateType"] != "https://slsa.dev/provenance/v1" || ann["dev.sigstore.cosign/certificate"] != "cert" {
+		t.Errorf("attestation annotations = %v", ann)
+	}
+	mt, _ := f.Attestations[0].MediaType()
+	if mt != "application/vnd.dsse.envelope.v1+json" {
+		t.Errorf("attestation media type = %s", mt)
+	}
+	sa, _ := f.Signatures[0].Annotations()
+	if sa["dev.cosignproject.cosign/signature"] == "" || !strings.Contains(sa["dev.sigstore.cosign/rfc3161timestamp"], "SignedRFC3161Timestamp") {
+		t.Errorf("signature annotations = %v", sa)
+	}
+	for _, tag := range []string{".sig", ".att"} {
+		if _, err := remote.Head(sub.Context().Tag(strings.Replace(sub.DigestStr(), ":", "-", 1) + tag)); err != nil {
+			t.Errorf("tag %s: %v", tag, err)
+		}
+	}
+}
+
+// A registry that refuses the referrer manifest leaves no referrer.
+func TestPutReferrerRefused(t *testing.T) {
+	ctx := context.Background()
+	refuse := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") && r.Header.Get("Content-Type") == "application/vnd.oci.image.manifest.v1+json" && r.ContentLength < 2000 {
+				http.Error(w, `{"errors":[{"code":"DENIED","message":"no"}]}`, http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	reg := registrytest.Start(t, refuse)
+	sub := pushSubject(t, reg)
+	s := New(registry.New())
+	_, err := s.PutReferrer(ctx, sub, Referrer{Bundle: []byte(`{}`), Content: ContentDSSE, Created: time.Unix(0, 0)})
+	if err == nil || !strings.Contains(err.Error(), "push referrer") {
+		t.Fatalf("err = %v, want a push referrer error", err)
+	}
+	f, err := s.Find(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Referrers) != 0 {
+		t.Fatalf("%d referrers after a refused push", len(f.Referrers))
+	}
+}
+
+func TestParseStorage(t *testing.T) {
+	for in, want := range map[string]Storage{"": Both, "both": Both, "referrers": Referrers, "legacy": Legacy} {
+		if got, err := ParseStorage(in); err != nil || got != want {
+			t.Errorf("ParseStorage(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseStorage("oci"); err == nil || !strings.Contains(err.Error(), "use both, referrers or legacy") {
+		t.Errorf("ParseStorage(oci) err = %v", err)
+	}
+	if !IsBundleMediaType("application/vnd.dev.sigstore.bundle+json;version=0.2") || !IsBundleMediaType(BundleMediaType) || IsBundleMediaType("application/json") {
+		t.Error("IsBundleMediaType")
+	}
+}

@@ -1,0 +1,306 @@
+package attest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/provenance"
+	"github.com/harden-dev/harden/internal/publish"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/sbom"
+	"github.com/harden-dev/harden/internal/sign"
+)
+
+// Attestation types, as cosign names them on its command line.
+const (
+	TypeSLSA      = "slsaprovenance1"
+	TypeSPDX      = "spdxjson"
+	TypeCycloneDX = "cyclonedx"
+)
+
+// AllTypes are the attestations a release carries.
+var AllTypes = []string{TypeSLSA, TypeSPDX, TypeCycloneDX}
+
+// ParseTypes checks --type values.
+func ParseTypes(ts []string) ([]string, error) {
+	if len(ts) == 0 {
+		return AllTypes, nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range ts {
+		switch t {
+		case TypeSLSA, TypeSPDX, TypeCycloneDX:
+		case "slsaprovenance", "spdx", "cyclonedx-json":
+			return nil, errs.Input(fmt.Errorf("--type %q: did you mean %s?", t, map[string]string{"slsaprovenance": TypeSLSA, "spdx": TypeSPDX, "cyclonedx-json": TypeCycloneDX}[t]))
+		default:
+			return nil, errs.Input(fmt.Errorf("--type %q: use %s, %s or %s", t, TypeSLSA, TypeSPDX, TypeCycloneDX))
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// SignerParams say how to sign, as the command line gives them.
+type SignerParams struct {
+	IdentityToken     string
+	IdentityTokenFile string
+	KeyPath           string
+	TrustedRoot       string
+	SigningConfig     string
+	Offline           bool
+	Interactive       bool
+	Getenv            func(string) string
+	HTTPClient        *http.Client
+	CacheDir          string
+}
+
+// NewSigner loads trust material and a token or key and returns a ready
+// signer. Keyless, this fetches the certificate.
+func NewSigner(ctx context.Context, p SignerParams) (*sign.Signer, error) {
+	getenv := p.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	keyed := p.KeyPath != ""
+	if keyed && (p.IdentityToken != "" || p.IdentityTokenFile != "") {
+		return nil, errs.Input(errors.New("--key and --identity-token(-file) exclude each other: sign with a key or keyless, not both"))
+	}
+	trust, err := sign.LoadTrust(sign.TrustOptions{
+		TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
+		Offline: p.Offline || (keyed && p.TrustedRoot == "" && p.SigningConfig == ""), CacheDir: p.CacheDir,
+		NeedSigningConfig: !keyed,
+	})
+	if err != nil && !(keyed && p.TrustedRoot == "" && p.SigningConfig == "") {
+		return nil, err
+	}
+	if keyed {
+		sv, err := sign.LoadKey(p.KeyPath, []byte(getenv(sign.PasswordEnv)))
+		if err != nil {
+			return nil, err
+		}
+		if p.TrustedRoot == "" && p.SigningConfig == "" {
+			// Air-gapped key signing: no log, no timestamp.
+			trust = nil
+		}
+		return sign.New(ctx, sign.Options{Trust: trust, Key: sv})
+	}
+	issuer := ""
+	if trust.Config != nil && len(trust.Config.OIDCProviderURLs()) > 0 {
+		issuer = trust.Config.OIDCProviderURLs()[0].URL
+	}
+	tok, err := sign.ResolveToken(ctx, sign.TokenOptions{
+		Token: p.IdentityToken, TokenFile: p.IdentityTokenFile, Getenv: getenv,
+		HTTPClient: p.HTTPClient, Interactive: p.Interactive, Issuer: issuer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sign.New(ctx, sign.Options{Trust: trust, Token: tok})
+}
+
+// Params locate what to sign.
+type Params struct {
+	Out           string // build output: build.json, oci/, release.json
+	ReleasePath   string // "" = <Out>/release.json
+	Config        *config.Config
+	Storage       attach.Storage
+	Signer        *sign.Signer
+	Registry      *registry.Client
+	HardenVersion string
+	Getenv        func(string) string
+	Log           func(format string, args ...any)
+	Now           func() time.Time
+}
+
+// Release reads the release record and the subjects it names: the index
+// and every platform manifest.
+func Release(p Params) (*publish.Release, []name.Digest, error) {
+	path := p.ReleasePath
+	if path == "" {
+		path = filepath.Join(p.Out, "release.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, errs.Input(fmt.Errorf("read release record: %w; run harden publish first (or pass --out)", err))
+	}
+	var rel publish.Release
+	if err := json.Unmarshal(b, &rel); err != nil {
+		return nil, nil, errs.Input(fmt.Errorf("%s is not a release record: %w", path, err))
+	}
+	if rel.SchemaVersion != publish.ReleaseSchema {
+		return nil, nil, errs.Input(fmt.Errorf("%s: unknown release record schema %q; publish again with this harden", path, rel.SchemaVersion))
+	}
+	idx, err := name.NewDigest(rel.Image)
+	if err != nil {
+		return nil, nil, errs.Input(fmt.Errorf("%s: image %q: %w", path, rel.Image, err))
+	}
+	subs := []name.Digest{idx}
+	for _, pl := range rel.Platforms {
+		d, err := name.NewDigest(pl.Image)
+		if err != nil {
+			return nil, nil, errs.Input(fmt.Errorf("%s: platform image %q: %w", path, pl.Image, err))
+		}
+		subs = append(subs, d)
+	}
+	return &rel, subs, nil
+}
+
+func (p Params) attester() *Attester {
+	return &Attester{Signer: p.Signer, Store: attach.New(p.Registry), Storage: p.Storage, Log: p.Log, Now: p.Now}
+}
+
+// SignRelease signs the published index and each platform manifest.
+func SignRelease(ctx context.Context, p Params) (*Report, error) {
+	_, subs, err := Release(p)
+	if err != nil {
+		return nil, err
+	}
+	return p.attester().Sign(ctx, subs)
+}
+
+// AttestRelease makes the statements of the given types for the
+// published image, signs them and attaches each to its subjects.
+func AttestRelease(ctx context.Context, p Params, types []string) (*Report, error) {
+	rel, subs, err := Release(p)
+	if err != nil {
+		return nil, err
+	}
+	stmts, err := Statements(ctx, p, rel, subs, types)
+	if err != nil {
+		return nil, err
+	}
+	return p.attester().Attest(ctx, stmts)
+}
+
+// Statements builds the in-toto statements for the release.
+func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name.Digest, types []string) ([]Statement, error) {
+	_, rec, err := build.ReadOutput(p.Out)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Digest != rel.Digest {
+		return nil, errs.Input(fmt.Errorf("the build in %s is %s but the release record names %s; publish this build first", p.Out, rec.Digest, rel.Digest))
+	}
+	getenv := p.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var out []Statement
+	var sboms []*sbom.SBOM
+	for _, t := range types {
+		switch t {
+		case TypeSLSA:
+			b, err := provenance.DetectBuilder(getenv, p.HardenVersion)
+			if err != nil {
+				return nil, errs.Input(err)
+			}
+			st, err := provenance.Statement(provenance.Params{Record: rec, Config: p.Config, Repository: rel.Repository, Builder: b})
+			if err != nil {
+				return nil, err
+			}
+			raw, err := provenance.Marshal(st)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Statement{PredicateType: provenance.PredicateType, Payload: raw, AttachTo: subs})
+		case TypeSPDX, TypeCycloneDX:
+			if sboms == nil {
+				sboms, err = sbom.ForBuild(ctx, p.Out, sbom.Options{
+					Epoch: time.Unix(rec.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: p.HardenVersion, Name: rel.Repository})
+				if err != nil {
+					return nil, err
+				}
+			}
+			f := sbom.SPDXJSON
+			if t == TypeCycloneDX {
+				f = sbom.CycloneDXJSON
+			}
+			for _, s := range sboms {
+				st, attachTo, err := sbomStatement(s, f, rel, subs[0])
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, Statement{PredicateType: f.PredicateType(), Payload: st, AttachTo: attachTo})
+			}
+		}
+	}
+	return out, nil
+}
+
+// sbomStatement wraps one platform's SBOM in a statement whose subjects
+// are the platform manifest and the index, so that a verifier of either
+// finds it.
+func sbomStatement(s *sbom.SBOM, f sbom.Format, rel *publish.Release, index name.Digest) ([]byte, []name.Digest, error) {
+	doc, err := s.Encode(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	plat := index.Context().Digest(s.Digest)
+	hexOf := func(d name.Digest) (string, error) { return hashOf(d) }
+	ph, err := hexOf(plat)
+	if err != nil {
+		return nil, nil, err
+	}
+	ih, err := hexOf(index)
+	if err != nil {
+		return nil, nil, err
+	}
+	type subject struct {
+		Name        string            `json:"name"`
+		Digest      map[string]string `json:"digest"`
+		Annotations map[string]string `json:"annotations,omitempty"`
+	}
+	st := struct {
+		Type          string          `json:"_type"`
+		Subject       []subject       `json:"subject"`
+		PredicateType string          `json:"predicateType"`
+		Predicate     json.RawMessage `json:"predicate"`
+	}{
+		Type: "https://in-toto.io/Statement/v1",
+		Subject: []subject{
+			{Name: rel.Repository, Digest: map[string]string{"sha256": ph}, Annotations: map[string]string{"platform": s.Platform}},
+			{Name: rel.Repository, Digest: map[string]string{"sha256": ih}},
+		},
+		PredicateType: f.PredicateType(),
+		Predicate:     doc,
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode SBOM statement: %w", err)
+	}
+	return raw, []name.Digest{plat, index}, nil
+}
+
+// WriteSBOMs generates the SBOMs of the build in out and writes them to
+// dir (default <out>/sbom), returning the files written.
+func WriteSBOMs(ctx context.Context, out, dir string, formats []sbom.Format, repo, version string) ([]string, error) {
+	_, rec, err := build.ReadOutput(out)
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		dir = filepath.Join(out, "sbom")
+	}
+	sboms, err := sbom.ForBuild(ctx, out, sbom.Options{
+		Epoch: time.Unix(rec.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: version, Name: repo})
+	if err != nil {
+		return nil, err
+	}
+	return sbom.WriteFiles(dir, sboms, formats...)
+}

@@ -1,0 +1,188 @@
+// Package sbom generates a software bill of materials for every platform
+// image of a harden build with syft (linked as a library), renders it as
+// SPDX 2.3 or CycloneDX 1.6 JSON, and cross-checks the Python packages
+// it finds against the locked wheels.
+package sbom
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/anchore/syft/syft"
+	syftsbom "github.com/anchore/syft/syft/sbom"
+	"github.com/anchore/syft/syft/source"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	// syft opens RPM databases through database/sql and fails without a
+	// registered sqlite driver, even for images that have none.
+	_ "modernc.org/sqlite"
+)
+
+// Options describe the document rather than the image.
+type Options struct {
+	Epoch       time.Time // creation time (from SOURCE_DATE_EPOCH); required
+	ToolName    string    // "harden"
+	ToolVersion string
+	Name        string // image name for the document, e.g. "ghcr.io/org/pgcli"; required
+}
+
+func (o Options) complete() (Options, error) {
+	if o.Epoch.IsZero() {
+		return o, errors.New("sbom: no creation time: set SOURCE_DATE_EPOCH (the build record's sourceDateEpoch)")
+	}
+	if o.Name == "" {
+		return o, errors.New("sbom: no image name for the document: pass the repository the image is published to")
+	}
+	o.Epoch = o.Epoch.UTC().Truncate(time.Second)
+	o.ToolName = cmp.Or(o.ToolName, "harden")
+	o.ToolVersion = cmp.Or(o.ToolVersion, "unknown")
+	return o, nil
+}
+
+// Package is one package syft found.
+type Package struct {
+	Name    string
+	Version string
+	Type    string // syft package type: "python", "deb", "binary", ...
+	PURL    string
+	// Layers are the diff IDs of the layers holding the files the package
+	// was found by, in image layer order.
+	Layers []string
+}
+
+// SBOM is the catalogue of one platform image.
+type SBOM struct {
+	Platform string    // "linux/amd64"
+	Digest   string    // platform manifest digest
+	Packages []Package // sorted by type, name, version
+
+	doc         *syftsbom.SBOM
+	opts        Options
+	syftVersion string
+}
+
+// Generate catalogues one platform image. It stages img as a
+// single-image OCI layout in a temporary directory, runs syft on it and
+// removes everything it wrote before returning.
+func Generate(ctx context.Context, img v1.Image, platform, digest string, o Options) (_ *SBOM, err error) {
+	o, err = o.complete()
+	if err != nil {
+		return nil, err
+	}
+	got, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: read image digest: %w", platform, err)
+	}
+	if got.String() != digest {
+		return nil, fmt.Errorf("sbom %s: image digest is %s, the build record says %s; rebuild", platform, got, digest)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	dir, err := os.MkdirTemp("", "harden-sbom-*")
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: create staging directory: %w", platform, err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(dir); rmErr != nil && err == nil {
+			err = fmt.Errorf("sbom %s: remove staging directory: %w", platform, rmErr)
+		}
+	}()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: stage image as OCI layout: %w", platform, err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		return nil, fmt.Errorf("sbom %s: stage image as OCI layout in %s: %w", platform, dir, err)
+	}
+
+	// The alias names the document after the image instead of the
+	// staging path.
+	srcCfg := syft.DefaultGetSourceConfig().
+		WithSources("oci-dir").
+		WithAlias(source.Alias{Name: o.Name, Version: digest})
+	src, err := syft.GetSource(ctx, dir, srcCfg)
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: open staged image: %w", platform, err)
+	}
+	defer func() {
+		// Close removes the layers stereoscope unpacked.
+		if cErr := src.Close(); cErr != nil && err == nil {
+			err = fmt.Errorf("sbom %s: clean up unpacked layers: %w", platform, cErr)
+		}
+	}()
+
+	cfg := syft.DefaultCreateSBOMConfig()
+	syftVersion := cfg.ToolVersion // read from the binary's build info
+	cfg = cfg.WithTool(o.ToolName, o.ToolVersion)
+	doc, err := syft.CreateSBOM(ctx, src, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: catalogue image %s: %w", platform, digest, err)
+	}
+	scrubSource(doc, o.Name, digest)
+	return &SBOM{
+		Platform:    platform,
+		Digest:      digest,
+		Packages:    packagesOf(doc),
+		doc:         doc,
+		opts:        o,
+		syftVersion: syftVersion,
+	}, nil
+}
+
+// scrubSource replaces the staging path syft recorded as the user input
+// with the image reference, so no temporary path reaches a document.
+func scrubSource(doc *syftsbom.SBOM, name, digest string) {
+	if m, ok := doc.Source.Metadata.(source.ImageMetadata); ok {
+		m.UserInput = name + "@" + digest
+		doc.Source.Metadata = m
+	}
+}
+
+// packagesOf lists syft's packages with the layers their evidence came
+// from. For images, a location's FileSystemID is the layer diff ID.
+func packagesOf(doc *syftsbom.SBOM) []Package {
+	order := map[string]int{}
+	if m, ok := doc.Source.Metadata.(source.ImageMetadata); ok {
+		for i, l := range m.Layers {
+			order[l.Digest] = i
+		}
+	}
+	var out []Package
+	for p := range doc.Artifacts.Packages.Enumerate() {
+		var layers []string
+		for _, l := range p.Locations.ToUnorderedSlice() {
+			if id := l.FileSystemID; id != "" && !slices.Contains(layers, id) {
+				layers = append(layers, id)
+			}
+		}
+		slices.SortFunc(layers, func(a, b string) int {
+			return cmp.Or(cmp.Compare(order[a], order[b]), cmp.Compare(a, b))
+		})
+		out = append(out, Package{
+			Name:    p.Name,
+			Version: p.Version,
+			Type:    string(p.Type),
+			PURL:    p.PURL,
+			Layers:  layers,
+		})
+	}
+	slices.SortFunc(out, func(a, b Package) int {
+		return cmp.Or(
+			cmp.Compare(a.Type, b.Type),
+			cmp.Compare(a.Name, b.Name),
+			cmp.Compare(a.Version, b.Version),
+			cmp.Compare(a.PURL, b.PURL),
+			slices.Compare(a.Layers, b.Layers),
+		)
+	})
+	return out
+}

@@ -1,0 +1,95 @@
+// Package sign makes Sigstore bundles (v0.3) for harden's signatures and
+// attestations, keyless through Fulcio or with a cosign-format key, with
+// transparency-log entries and RFC 3161 timestamps as the signing config
+// asks. It is built on sigstore-go's sign package.
+package sign
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+// PublicOIDCIssuer is the public-good Sigstore OIDC issuer.
+const PublicOIDCIssuer = "https://oauth2.sigstore.dev/auth"
+
+// Trust is what a signer or verifier trusts and where it signs: a trusted
+// root (CAs, logs, TSAs) and, for signing, a signing config (URLs).
+type Trust struct {
+	Root   *root.TrustedRoot
+	Config *root.SigningConfig // nil when only verifying
+	Source string              // "files" or the TUF repository URL
+}
+
+// TrustOptions locate the trust material. Files win; otherwise the
+// public-good TUF repository is used (cached under CacheDir).
+type TrustOptions struct {
+	TrustedRootPath   string
+	SigningConfigPath string
+	// Offline forbids TUF; the trusted root must then come from a file.
+	Offline  bool
+	CacheDir string
+	// NeedSigningConfig is set by signers; verifiers leave it false.
+	NeedSigningConfig bool
+}
+
+// LoadTrust reads the trusted root and signing config.
+func LoadTrust(o TrustOptions) (*Trust, error) {
+	t := &Trust{Source: "files"}
+	if o.TrustedRootPath != "" {
+		tr, err := root.NewTrustedRootFromPath(o.TrustedRootPath)
+		if err != nil {
+			return nil, errs.Input(fmt.Errorf("trusted root %s: %w; pass a trusted_root.json (Sigstore trusted root format)", o.TrustedRootPath, err))
+		}
+		t.Root = tr
+	}
+	if o.SigningConfigPath != "" {
+		sc, err := root.NewSigningConfigFromPath(o.SigningConfigPath)
+		if err != nil {
+			return nil, errs.Input(fmt.Errorf("signing config %s: %w; pass a signing_config.json (Sigstore signing config v0.2)", o.SigningConfigPath, err))
+		}
+		t.Config = sc
+	}
+	needTUF := t.Root == nil || (o.NeedSigningConfig && t.Config == nil)
+	if !needTUF {
+		return t, nil
+	}
+	if o.Offline {
+		missing := "--trusted-root"
+		if t.Root != nil {
+			missing = "--signing-config"
+		}
+		return nil, errs.Input(fmt.Errorf("offline: no trust material; pass %s FILE (TUF is not consulted offline)", missing))
+	}
+	topts := tuf.DefaultOptions()
+	if o.CacheDir != "" {
+		topts.CachePath = filepath.Join(o.CacheDir, "tuf")
+	} else if d, err := os.UserCacheDir(); err == nil {
+		topts.CachePath = filepath.Join(d, "harden", "tuf")
+	}
+	client, err := tuf.New(topts)
+	if err != nil {
+		return nil, errs.Unreachable(fmt.Errorf("public-good Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))
+	}
+	t.Source = topts.RepositoryBaseURL
+	if t.Root == nil {
+		if t.Root, err = root.GetTrustedRoot(client); err != nil {
+			return nil, errs.Unreachable(fmt.Errorf("trusted root from TUF: %w", err))
+		}
+	}
+	if o.NeedSigningConfig && t.Config == nil {
+		if t.Config, err = root.GetSigningConfig(client); err != nil {
+			return nil, errs.Unreachable(fmt.Errorf("signing config from TUF: %w", err))
+		}
+	}
+	if t.Root == nil {
+		return nil, errors.New("no trusted root")
+	}
+	return t, nil
+}

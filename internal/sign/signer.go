@@ -17,6 +17,9 @@ import (
 	"time"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	rekorclient "github.com/sigstore/rekor-tiles/v2/pkg/client"
+	rekorwrite "github.com/sigstore/rekor-tiles/v2/pkg/client/write"
+	rekorv1 "github.com/sigstore/rekor/pkg/client"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -154,7 +157,25 @@ func (s *Signer) services(sc *root.SigningConfig, now time.Time, timeout time.Du
 		}
 		for _, l := range logs {
 			s.rekorV = l.MajorAPIVersion
-			s.tlogs = append(s.tlogs, sgsign.NewRekor(&sgsign.RekorOptions{BaseURL: l.URL, Version: l.MajorAPIVersion, Timeout: timeout, Retries: 2}))
+			// sigstore-go creates its log client lazily inside the Rekor
+			// value, which races when bundles are signed concurrently; so
+			// the client is made here, once, and shared.
+			ro := &sgsign.RekorOptions{BaseURL: l.URL, Version: l.MajorAPIVersion, Timeout: timeout, Retries: 2}
+			switch l.MajorAPIVersion {
+			case 2:
+				w, err := rekorwrite.NewWriter(l.URL, rekorclient.WithUserAgent("harden"), rekorclient.WithTimeout(timeout))
+				if err != nil {
+					return errs.Input(fmt.Errorf("signing config: Rekor v2 log %s: %w", l.URL, err))
+				}
+				ro.ClientV2 = w
+			default:
+				c, err := rekorv1.GetRekorClient(l.URL, rekorv1.WithUserAgent("harden"), rekorv1.WithRetryCount(2))
+				if err != nil {
+					return errs.Input(fmt.Errorf("signing config: Rekor log %s: %w", l.URL, err))
+				}
+				ro.Client = c.Entries
+			}
+			s.tlogs = append(s.tlogs, sgsign.NewRekor(ro))
 		}
 	}
 	if len(sc.TimestampAuthorityURLs()) > 0 {

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/harden-dev/harden/internal/buildtest"
+	"github.com/harden-dev/harden/internal/provenance"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/sigstoretest"
+	"github.com/harden-dev/harden/internal/testtools"
+)
+
+// hardenBinary builds the CLI into dir.
+func hardenBinary(b *testing.B, dir string) string {
+	b.Helper()
+	bin := filepath.Join(dir, "harden")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/harden-dev/harden/cmd/harden").CombinedOutput(); err != nil {
+		b.Fatalf("go build harden: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runTool(b *testing.B, env []string, bin string, args ...string) {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
+
+// BenchmarkSignAttest signs the fixture image and attests it with SLSA
+// provenance, SPDX and CycloneDX, against the local Sigstore stack and an
+// in-process registry: harden (one sign and one attest process; it signs
+// the index and the platform manifest, generates both SBOMs with syft and
+// writes the chosen layouts) against the cosign CLI (sign plus three
+// attest processes on the index, with predicates prepared beforehand).
+// Every iteration publishes the image to a fresh repository first
+// (untimed), so nothing is ever already signed.
+func BenchmarkSignAttest(b *testing.B) {
+	st := sigstoretest.Start(b)
+	cosign := testtools.Path(b, "cosign")
+	reg := registrytest.StartReferrers(b)
+	res := buildtest.Build(b, buildtest.Options{Registry: reg})
+	dir := b.TempDir()
+	harden := hardenBinary(b, dir)
+	cfg := filepath.Join(filepath.Dir(res.Out), "harden.yaml")
+	home := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir}
+
+	// Predicates for cosign, made by harden's own stages.
+	st0, err := provenance.Statement(provenance.Params{Record: res.Record, Repository: res.Repo.String(),
+		Builder: provenance.Builder{ID: provenance.LocalBuilderID, Version: map[string]string{"harden": "bench"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := provenance.Marshal(st0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var stmt struct {
+		Predicate json.RawMessage `json:"predicate"`
+	}
+	if err := json.Unmarshal(raw, &stmt); err != nil {
+		b.Fatal(err)
+	}
+	provPath := filepath.Join(dir, "provenance.json")
+	if err := os.WriteFile(provPath, stmt.Predicate, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	sbomDir := filepath.Join(dir, "sbom")
+	runTool(b, home, harden, "sbom", "--config", cfg, "--out", res.Out, "--dir", sbomDir)
+	spdx, _ := filepath.Glob(filepath.Join(sbomDir, "*.spdx.json"))
+	cdx, _ := filepath.Glob(filepath.Join(sbomDir, "*.cdx.json"))
+	if len(spdx) == 0 || len(cdx) == 0 {
+		b.Fatalf("harden sbom wrote no files in %s", sbomDir)
+	}
+
+	n := 0
+	fresh := func(tool string) (name.Digest, string) {
+		n++
+		repo, err := name.NewRepository(fmt.Sprintf("%s/bench/%s-%d", reg, tool, n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref := repo.Digest(res.Ref.DigestStr())
+		if err := remote.WriteIndex(ref, res.Index); err != nil {
+			b.Fatal(err)
+		}
+		rel := *res.Release
+		rel.Image, rel.Repository = ref.String(), repo.String()
+		rel.Platforms = nil
+		for _, p := range res.Release.Platforms {
+			p.Image = repo.Digest(p.Digest).String()
+			rel.Platforms = append(rel.Platforms, p)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("release-%d.json", n))
+		data, _ := json.Marshal(&rel)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return ref, path
+	}
+
+	trust := []string{"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
+	for _, storage := range []string{"both", "referrers"} {
+		b.Run("harden/"+storage, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				_, relPath := fresh("harden")
+				tok := filepath.Join(dir, "token")
+				if err := os.WriteFile(tok, []byte(st.Issuer.Token(b, "bench@example.com")), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				common := append([]string{"--config", cfg, "--out", res.Out, "--release", relPath, "--storage", storage, "--identity-token-file", tok}, trust...)
+				b.StartTimer()
+				runTool(b, home, harden, append([]string{"sign"}, common...)...)
+				runTool(b, home, harden, append([]string{"attest"}, common...)...)
+			}
+		})
+	}
+	b.Run("cosign", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			ref, _ := fresh("cosign")
+			tok := st.Issuer.Token(b, "bench@example.com")
+			common := append([]string{"--yes", "--identity-token", tok, "--allow-http-registry"}, trust...)
+			b.StartTimer()
+			runTool(b, home, cosign, append(append([]string{"sign"}, common...), ref.String())...)
+			for _, a := range [][2]string{{"slsaprovenance1", provPath}, {"spdxjson", spdx[0]}, {"cyclonedx", cdx[0]}} {
+				runTool(b, home, cosign, append(append([]string{"attest", "--type", a[0], "--predicate", a[1]}, common...), ref.String())...)
+			}
+		}
+	})
+}

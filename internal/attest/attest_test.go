@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
@@ -132,6 +136,11 @@ func TestSignAndAttestFixture(t *testing.T) {
 	if want := 2 * len(subs); count(rep, "attached") != want {
 		t.Fatalf("sign attached %d entries, want %d: %+v", count(rep, "attached"), want, rep.Entries)
 	}
+	// The sbom stage's files are what gets attested.
+	files, err := attest.WriteSBOMs(ctx, res.Out, "", nil, res.Release.Repository, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	arep, err := attest.AttestRelease(ctx, p, attest.AllTypes)
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +169,9 @@ func TestSignAndAttestFixture(t *testing.T) {
 				t.Errorf("annotation says %s, statement %s", r.Annotations[attach.AnnotationPredType], pt)
 			}
 			preds[pt]++
+			if pt == "https://spdx.dev/Document" && sub != subs[0] {
+				checkSameJSON(t, files, ".spdx.json", vr.Statement.GetPredicate())
+			}
 		}
 		wantAtt := 1 // provenance
 		if sub != subs[0] {
@@ -316,4 +328,35 @@ func TestParseTypes(t *testing.T) {
 	if _, err := attest.ParseTypes([]string{"vuln"}); errs.ExitCode(err) != 2 {
 		t.Errorf("unknown type: %v", err)
 	}
+}
+
+// checkSameJSON asserts the attested predicate is the SBOM file written by
+// the sbom stage.
+func checkSameJSON(t *testing.T, files []string, suffix string, pred any) {
+	t.Helper()
+	for _, f := range files {
+		if !strings.HasSuffix(f, suffix) {
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got any
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		pj, err := protojson.Marshal(pred.(proto.Message))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(pj, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Errorf("attested SPDX predicate differs from %s", f)
+		}
+		return
+	}
+	t.Fatalf("no %s file among %v", suffix, files)
 }

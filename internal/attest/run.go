@@ -220,19 +220,36 @@ func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name
 			}
 			out = append(out, Statement{PredicateType: provenance.PredicateType, Payload: raw, AttachTo: subs})
 		case TypeSPDX, TypeCycloneDX:
-			if sboms == nil {
-				sboms, err = sbom.ForBuild(ctx, p.Out, sbom.Options{
-					Epoch: time.Unix(rec.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: p.HardenVersion, Name: rel.Repository})
-				if err != nil {
-					return nil, err
-				}
-			}
 			f := sbom.SPDXJSON
 			if t == TypeCycloneDX {
 				f = sbom.CycloneDXJSON
 			}
-			for _, s := range sboms {
-				st, attachTo, err := sbomStatement(s, f, rel, subs[0])
+			for _, pl := range rec.Platforms {
+				// The sbom stage's files are used when they were made for
+				// this image (they passed the lock check when written).
+				doc, err := sbom.ReadFile(filepath.Join(p.Out, "sbom"), rel.Repository, pl.Platform, pl.Digest, f)
+				if err != nil {
+					return nil, err
+				}
+				if doc == nil {
+					if sboms == nil {
+						if sboms, err = sbom.ForBuild(ctx, p.Out, sbom.Options{
+							Epoch: time.Unix(rec.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: p.HardenVersion, Name: rel.Repository}); err != nil {
+							return nil, err
+						}
+					}
+					for _, s := range sboms {
+						if s.Digest == pl.Digest {
+							if doc, err = s.Encode(f); err != nil {
+								return nil, err
+							}
+						}
+					}
+					if doc == nil {
+						return nil, fmt.Errorf("no SBOM was made for %s (%s)", pl.Platform, pl.Digest)
+					}
+				}
+				st, attachTo, err := sbomStatement(doc, pl.Platform, pl.Digest, f, rel, subs[0])
 				if err != nil {
 					return nil, err
 				}
@@ -246,12 +263,8 @@ func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name
 // sbomStatement wraps one platform's SBOM in a statement whose subjects
 // are the platform manifest and the index, so that a verifier of either
 // finds it.
-func sbomStatement(s *sbom.SBOM, f sbom.Format, rel *publish.Release, index name.Digest) ([]byte, []name.Digest, error) {
-	doc, err := s.Encode(f)
-	if err != nil {
-		return nil, nil, err
-	}
-	plat := index.Context().Digest(s.Digest)
+func sbomStatement(doc []byte, platform, digest string, f sbom.Format, rel *publish.Release, index name.Digest) ([]byte, []name.Digest, error) {
+	plat := index.Context().Digest(digest)
 	hexOf := func(d name.Digest) (string, error) { return hashOf(d) }
 	ph, err := hexOf(plat)
 	if err != nil {
@@ -274,7 +287,7 @@ func sbomStatement(s *sbom.SBOM, f sbom.Format, rel *publish.Release, index name
 	}{
 		Type: "https://in-toto.io/Statement/v1",
 		Subject: []subject{
-			{Name: rel.Repository, Digest: map[string]string{"sha256": ph}, Annotations: map[string]string{"platform": s.Platform}},
+			{Name: rel.Repository, Digest: map[string]string{"sha256": ph}, Annotations: map[string]string{"platform": platform}},
 			{Name: rel.Repository, Digest: map[string]string{"sha256": ih}},
 		},
 		PredicateType: f.PredicateType(),

@@ -3,8 +3,12 @@ package sbom
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -104,18 +108,50 @@ func (s *SBOM) encodeCycloneDX() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// identity is the stable URI of this document in the given format:
-// <idBase>/<format>/<image name>/<digest hex>.
-func (s *SBOM) identity(format string) string {
-	segs := strings.Split(s.opts.Name, "/")
+// identity is the stable URI of this document in the given format.
+func (s *SBOM) identity(format string) string { return identityOf(s.opts.Name, s.Digest, format) }
+
+// identityOf is <idBase>/<format>/<image name>/<digest hex>.
+func identityOf(name, digest, format string) string {
+	segs := strings.Split(name, "/")
 	for i, seg := range segs {
 		segs[i] = url.PathEscape(seg)
 	}
-	_, hex, ok := strings.Cut(s.Digest, ":")
+	_, hex, ok := strings.Cut(digest, ":")
 	if !ok {
-		hex = s.Digest
+		hex = digest
 	}
 	return idBase + "/" + format + "/" + strings.Join(segs, "/") + "/" + hex
+}
+
+// ReadFile returns the SBOM that WriteFiles wrote in dir for platform in
+// format f, if it was made for this image: its namespace (SPDX) or serial
+// number (CycloneDX) must be the one derived from name and digest. It
+// returns nil, nil when there is no such file, so callers generate one.
+func ReadFile(dir, name, platform, digest string, f Format) ([]byte, error) {
+	path := filepath.Join(dir, FileName(platform, f))
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read SBOM: %w", err)
+	}
+	var doc struct {
+		Namespace string `json:"documentNamespace"`
+		Serial    string `json:"serialNumber"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON SBOM: %w; delete it or run harden sbom again", path, err)
+	}
+	want, got := identityOf(name, digest, "spdx"), doc.Namespace
+	if f == CycloneDXJSON {
+		want, got = uuid.NewSHA1(uuid.NameSpaceURL, []byte(identityOf(name, digest, "cyclonedx"))).URN(), doc.Serial
+	}
+	if got != want {
+		return nil, nil // made for another image or build: regenerate
+	}
+	return b, nil
 }
 
 func (s *SBOM) created() string { return s.opts.Epoch.UTC().Format(time.RFC3339) }

@@ -17,7 +17,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"google.golang.org/protobuf/encoding/protojson"
-
 )
 
 // CosignSignPredicateType marks bundle-format image signatures.
@@ -227,4 +226,3 @@ func short(d string) string {
 	}
 	return d
 }
-

@@ -171,3 +171,86 @@ func readRelease(t *testing.T, out string) releaseRecord {
 	}
 	return r
 }
+
+// TestKeySigningCosignInterop: harden keygen writes a cosign-format key
+// pair; harden sign --key signs with it (through the local log and TSA,
+// and air-gapped with no service at all); cosign verify --key accepts
+// both, and harden verify --key agrees.
+func TestKeySigningCosignInterop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped in -short mode")
+	}
+	fx := fixture.Load(t)
+	st := sigstoretest.Start(t)
+	cosign := testtools.Path(t, "cosign")
+	reg := registrytest.StartReferrers(t)
+	keys := filepath.Join(t.TempDir(), "release")
+	pw := []string{"COSIGN_PASSWORD=correct horse"}
+	if r := run(t, pw, "keygen", "--output-key-prefix", keys); r.code != 0 {
+		t.Fatalf("keygen: %s", r)
+	}
+	if fi, err := os.Stat(keys + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("private key: %v %v", fi, err)
+	}
+	base := pushBase(t, fx, reg)
+	for _, tc := range []struct {
+		name       string
+		signFlags  []string
+		cosignMore []string
+	}{
+		{"with log and timestamp", []string{"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}, []string{"--trusted-root", st.TrustedRootPath}},
+		{"air-gapped", nil, []string{"--insecure-ignore-tlog"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := fmt.Sprintf("%s/e2e/keyed-%d", reg, time.Now().UnixNano())
+			pr := newProject(t, fx, base, repo)
+			out := filepath.Join(pr.Dir, "dist")
+			if r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--out", out); r.code != 0 {
+				t.Fatalf("build: %s", r)
+			}
+			if r := run(t, nil, "publish", "--config", pr.Config, "--out", out); r.code != 0 {
+				t.Fatalf("publish: %s", r)
+			}
+			rel := readRelease(t, out)
+			sign := run(t, pw, append([]string{"sign", "--config", pr.Config, "--out", out, "--key", keys + ".key"}, tc.signFlags...)...)
+			if sign.code != 0 {
+				t.Fatalf("sign --key: %s", sign)
+			}
+			if strings.Contains(sign.stdout+sign.stderr, "correct horse") {
+				t.Fatal("the key password appears in harden's output")
+			}
+			args := append([]string{"verify", "--key", keys + ".pub", "--allow-http-registry"}, tc.cosignMore...)
+			if out, err := cosignCLI(t, cosign, append(args, rel.Image)...); err != nil {
+				t.Fatalf("cosign verify --key: %v\n%s", err, out)
+			}
+			hv := []string{"verify", rel.Image, "--key", keys + ".pub", "-o", "json"}
+			if tc.signFlags != nil {
+				hv = append(hv, "--trusted-root", st.TrustedRootPath)
+			} else {
+				hv = append(hv, "--insecure-ignore-tlog")
+			}
+			r := run(t, nil, hv...)
+			var rep struct {
+				Checks []struct {
+					Name, Subject string
+					Passed        bool
+				}
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("harden verify: %v\n%s", err, r)
+			}
+			n := 0
+			for _, c := range rep.Checks {
+				if c.Name == "signature" {
+					if !c.Passed {
+						t.Errorf("harden verify --key: signature check failed: %s", r.stdout)
+					}
+					n++
+				}
+			}
+			if n != 1+len(rel.Platforms) {
+				t.Errorf("harden verify ran %d signature checks, want %d", n, 1+len(rel.Platforms))
+			}
+		})
+	}
+}

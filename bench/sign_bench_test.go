@@ -153,3 +153,41 @@ func BenchmarkSignAttest(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerify verifies the signed fixture image: harden verify (all
+// signatures, provenance, SBOM consistency, config) against the cosign
+// chain `verify` + `verify-attestation --type slsaprovenance1` +
+// `verify-attestation --type spdxjson`, same image, same registry.
+func BenchmarkVerify(b *testing.B) {
+	st := sigstoretest.Start(b)
+	cosign := testtools.Path(b, "cosign")
+	reg := registrytest.StartReferrers(b)
+	res := buildtest.Build(b, buildtest.Options{Registry: reg})
+	dir := b.TempDir()
+	harden := hardenBinary(b, dir)
+	cfg := filepath.Join(filepath.Dir(res.Out), "harden.yaml")
+	home := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir}
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte(st.Issuer.Token(b, "bench@example.com")), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	common := []string{"--config", cfg, "--out", res.Out, "--storage", "referrers", "--identity-token-file", tok,
+		"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
+	runTool(b, home, harden, append([]string{"sign"}, common...)...)
+	runTool(b, home, harden, append([]string{"attest"}, common...)...)
+	id := []string{"--certificate-identity", "bench@example.com", "--certificate-oidc-issuer", st.Issuer.URL(), "--trusted-root", st.TrustedRootPath}
+	img := res.Ref.String()
+	b.Run("harden", func(b *testing.B) {
+		for b.Loop() {
+			runTool(b, home, harden, append([]string{"verify", img}, id...)...)
+		}
+	})
+	b.Run("cosign", func(b *testing.B) {
+		c := append(id, "--allow-http-registry", "--insecure-ignore-sct")
+		for b.Loop() {
+			runTool(b, home, cosign, append(append([]string{"verify"}, c...), img)...)
+			runTool(b, home, cosign, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, c...), img)...)
+			runTool(b, home, cosign, append(append([]string{"verify-attestation", "--type", "spdxjson"}, c...), img)...)
+		}
+	})
+}

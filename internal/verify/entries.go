@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -16,7 +17,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
-	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/harden-dev/harden/internal/attach"
 )
 
 // CosignSignPredicateType marks bundle-format image signatures.
@@ -51,6 +53,11 @@ func (v *verifier) verifyTarget(ctx context.Context, t *target) {
 		return
 	}
 	for _, r := range t.found.Referrers {
+		// SBOMs are checked on platform manifests; the copies attached to
+		// the index need not be verified twice.
+		if t.platform == "" && isSBOM(r.Annotations[attach.AnnotationPredType]) {
+			continue
+		}
 		vr, err := v.verifyBundle(r.Bundle, digest)
 		if err != nil {
 			t.errs = append(t.errs, "bundle: "+err.Error())
@@ -64,20 +71,28 @@ func (v *verifier) verifyTarget(ctx context.Context, t *target) {
 			t.atts = append(t.atts, *vr)
 		}
 	}
+	// cosign's legacy verifier does its own registry round trips; run
+	// both kinds at once.
+	var sigs, atts []Verified
+	var sigErr, attErr error
+	var wg sync.WaitGroup
 	if len(t.found.Signatures) > 0 {
-		sigs, err := v.legacy(ctx, t.ref, false)
-		if err != nil {
-			t.errs = append(t.errs, "cosign .sig: "+err.Error())
-		}
-		t.sigs = append(t.sigs, sigs...)
+		wg.Add(1)
+		go func() { defer wg.Done(); sigs, sigErr = v.legacy(ctx, t.ref, false) }()
 	}
 	if len(t.found.Attestations) > 0 {
-		atts, err := v.legacy(ctx, t.ref, true)
-		if err != nil {
-			t.errs = append(t.errs, "cosign .att: "+err.Error())
-		}
-		t.atts = append(t.atts, atts...)
+		wg.Add(1)
+		go func() { defer wg.Done(); atts, attErr = v.legacy(ctx, t.ref, true) }()
 	}
+	wg.Wait()
+	if sigErr != nil {
+		t.errs = append(t.errs, "cosign .sig: "+sigErr.Error())
+	}
+	if attErr != nil {
+		t.errs = append(t.errs, "cosign .att: "+attErr.Error())
+	}
+	t.sigs = append(t.sigs, sigs...)
+	t.atts = append(t.atts, atts...)
 }
 
 func (v *verifier) verifierOptions() []sgverify.VerifierOption {
@@ -131,14 +146,20 @@ func (v *verifier) verifyBundle(raw []byte, digest []byte) (*Verified, error) {
 	}
 	out := &Verified{}
 	if res.Statement != nil {
-		out.PredicateType = res.Statement.GetPredicateType()
-		js, err := protojson.Marshal(res.Statement)
+		// The verified envelope's payload is the statement as signed;
+		// decoding it directly is cheaper than re-encoding the protobuf.
+		env, err := b.Envelope()
 		if err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(js, &out.Statement); err != nil {
-			return nil, err
+		body, err := env.DecodeB64Payload()
+		if err != nil {
+			return nil, fmt.Errorf("statement payload: %w", err)
 		}
+		if err := json.Unmarshal(body, &out.Statement); err != nil {
+			return nil, fmt.Errorf("statement payload: %w", err)
+		}
+		out.PredicateType = res.Statement.GetPredicateType()
 	}
 	if res.Signature != nil && res.Signature.Certificate != nil {
 		out.Identity = SignerIdentity{Subject: res.Signature.Certificate.SubjectAlternativeName, Issuer: res.Signature.Certificate.Extensions.Issuer}
@@ -225,4 +246,8 @@ func short(d string) string {
 		return d[:19]
 	}
 	return d
+}
+
+func isSBOM(pt string) bool {
+	return pt == SPDXPredicateType || pt == SPDX23PredicateType || pt == CycloneDXPredicateType
 }

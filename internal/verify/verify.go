@@ -21,6 +21,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/errs"
@@ -114,18 +115,30 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	store := attach.New(o.Registry)
+	// Each manifest's entries are found and verified independently.
+	g, gctx := errgroup.WithContext(ctx)
+	for _, t := range targets {
+		g.Go(func() error {
+			f, err := store.Find(gctx, t.ref)
+			if err != nil {
+				return err
+			}
+			t.found = f
+			v.verifyTarget(gctx, t)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	layouts := map[string]bool{}
 	for _, t := range targets {
-		if t.found, err = store.Find(ctx, t.ref); err != nil {
-			return nil, err
-		}
 		if len(t.found.Referrers) > 0 {
 			layouts["referrers"] = true
 		}
 		if len(t.found.Signatures)+len(t.found.Attestations) > 0 {
 			layouts["legacy"] = true
 		}
-		v.verifyTarget(ctx, t)
 	}
 	for l := range layouts {
 		rep.Storage = append(rep.Storage, l)

@@ -14,7 +14,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var o verify.Options
 	var idf verify.IdentityFlags
 	cmd := &cobra.Command{
-		Use:   "verify IMAGE@sha256:DIGEST",
+		Use:   "verify IMAGE@sha256:DIGEST | --layout DIR",
 		Short: "Prove an image is signed, attested and configured as it claims",
 		Long: `Verify checks, for the index and each platform manifest: a signature by the
 expected identity (or key); signed SLSA v1 provenance about this digest with the
@@ -22,9 +22,13 @@ base pinned by digest and the lock digest; signed SBOMs that agree with the
 provenance; a non-root user and an entrypoint. It reads OCI 1.1 referrers (and
 the fallback tag) and cosign .sig/.att tags. Exit 0 when every check passes,
 1 when one fails.`,
-		Args: args(cobra.ExactArgs(1)),
+		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Image = a[0]
+			if len(a) == 1 {
+				o.Image = a[0]
+			} else if o.Layout == "" {
+				return errs.Input(fmt.Errorf("name the image (REPO@sha256:…) or an export (--layout DIR)"))
+			}
 			o.Registry = g.registry()
 			if o.KeyPath == "" {
 				id, err := verify.ResolveIdentity(idf)
@@ -56,6 +60,7 @@ the fallback tag) and cosign .sig/.att tags. Exit 0 when every check passes,
 	f.StringVar(&o.KeyPath, "key", "", "public key for key-based signatures (cosign.pub)")
 	f.StringVar(&o.Trust.TrustedRootPath, "trusted-root", "", "Sigstore trusted root JSON (default: public good via TUF)")
 	f.BoolVar(&o.Trust.Offline, "offline", false, "no network to TUF or logs; needs --trusted-root")
+	f.StringVar(&o.Layout, "layout", "", "verify from an OCI layout written by harden export instead of a registry")
 	f.StringSliceVar(&o.Platforms, "platform", nil, "limit platform checks (linux/amd64)")
 	f.IntVar(&o.ExpectUID, "expect-uid", 10001, "the uid the image must run as")
 	f.StringVar(&o.BuilderID, "builder-id", "", "require this SLSA builder id")

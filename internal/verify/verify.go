@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -25,13 +26,17 @@ import (
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/export"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/sign"
 )
 
 // Options say what to verify and against what.
 type Options struct {
-	Image     string
+	Image string
+	// Layout, when set, is a directory written by harden export; the
+	// image and its attestations are read from it, not from a registry.
+	Layout    string
 	Identity  Identity // keyless
 	KeyPath   string   // key-based instead
 	Trust     sign.TrustOptions
@@ -99,6 +104,19 @@ type target struct {
 // could not be carried out (bad input, unreachable registry); a failed
 // check is a Report with Verified false.
 func Verify(ctx context.Context, o Options) (*Report, error) {
+	var orig string
+	if o.Layout != "" {
+		s, err := export.Serve(ctx, o.Layout)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		if o.Image != "" && o.Image != s.Orig.String() && o.Image != s.Orig.DigestStr() {
+			return nil, errs.Input(fmt.Errorf("%s holds %s, not %s", o.Layout, s.Orig, o.Image))
+		}
+		orig, o.Image = s.Orig.String(), s.Image.String()
+		o.Registry = registry.New(registry.WithKeychain(authn.NewMultiKeychain()))
+	}
 	ref, err := digestRef(ctx, o)
 	if err != nil {
 		return nil, err
@@ -155,6 +173,11 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	checkConfigs(rep, o, targets)
 	rep.Input = buildInput(o, rep, targets)
 	rep.Verified = len(rep.Failed()) == 0
+	if orig != "" {
+		rep.Image = orig
+		rep.Input.Image.Reference = orig
+		rep.Input.Image.Repository = strings.SplitN(orig, "@", 2)[0]
+	}
 	return rep, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/export"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/sign"
@@ -189,6 +191,31 @@ func TestTamperMatrix(t *testing.T) {
 		if r.Input == nil || len(r.Input.Attestations) == 0 || r.Input.SchemaVersion != verify.InputSchema {
 			t.Errorf("policy input incomplete: %+v", r.Input)
 		}
+	})
+	t.Run("good image passes offline from an export", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "export")
+		res, err := export.Export(ctx, w.res.Client, mustDigest(t, good.Image), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Referrers == 0 || res.Tags == 0 {
+			t.Fatalf("export holds %d referrers and %d tags", res.Referrers, res.Tags)
+		}
+		if _, err := export.Export(ctx, w.res.Client, mustDigest(t, good.Image), dir); errs.ExitCode(err) != 2 {
+			t.Fatalf("export over an existing dir: %v", err)
+		}
+		// No registry client at all: everything comes from the layout.
+		r, err := verify.Verify(ctx, verify.Options{Layout: dir, Identity: verify.Identity{Subject: email, Issuer: w.st.Issuer.URL()},
+			Trust: sign.TrustOptions{TrustedRootPath: w.st.TrustedRootPath, Offline: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Verified || r.Image != good.Image {
+			t.Fatalf("offline verify of %s: %+v", r.Image, r.Failed())
+		}
+		r, err = verify.Verify(ctx, verify.Options{Layout: dir, Identity: verify.Identity{Subject: "mallory@example.com", Issuer: w.st.Issuer.URL()},
+			Trust: sign.TrustOptions{TrustedRootPath: w.st.TrustedRootPath, Offline: true}})
+		wantFail(t, r, err, "signature", "mallory@example.com")
 	})
 	t.Run("anchored regexp passes", func(t *testing.T) {
 		r, err := w.verify(t, good.Image, func(o *verify.Options) {

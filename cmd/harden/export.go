@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/export"
+)
+
+func newExportCmd(g *globals) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "export IMAGE@sha256:DIGEST --out DIR",
+		Short: "Write an image and all its signatures and attestations to an OCI layout",
+		Long: `Export copies the image (index and platform manifests), its OCI referrers and
+cosign .sig/.att tags into a new OCI layout directory, for offline verification:
+harden verify --layout DIR --offline --trusted-root FILE.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if dir == "" {
+				return errs.Input(errors.New("--out DIR is required"))
+			}
+			ref, err := name.NewDigest(a[0])
+			if err != nil {
+				return errs.Input(fmt.Errorf("%s: export needs IMAGE@sha256:<digest> (%w)", a[0], err))
+			}
+			res, err := export.Export(cmd.Context(), g.registry(), ref, dir)
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "%s -> %s (%d referrers, %d cosign tags)\n", res.Image, res.Layout, res.Referrers, res.Tags)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dir, "out", "", "new directory for the OCI layout")
+	return cmd
+}

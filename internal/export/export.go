@@ -1,0 +1,232 @@
+// Package export writes an image and everything attached to it (OCI
+// referrers and cosign .sig/.att images) into one OCI layout, and serves
+// such a layout back as a registry on loopback, so that verification can
+// run on an air-gapped machine with the same code as online.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/fsutil"
+	"github.com/harden-dev/harden/internal/registry"
+)
+
+// Annotations on index.json entries of an export.
+const (
+	AnnotationRefName = "org.opencontainers.image.ref.name" // the exported image, repo@digest
+	AnnotationRole    = "dev.harden.export.role"            // image, referrer or tag
+	AnnotationTag     = "dev.harden.export.tag"             // legacy tag name (sha256-<hex>.sig)
+)
+
+// Result says what was exported.
+type Result struct {
+	Image     string `json:"image"`
+	Layout    string `json:"layout"`
+	Referrers int    `json:"referrers"`
+	Tags      int    `json:"tags"`
+}
+
+// Export copies ref (an index or image by digest), the referrers of it
+// and of each platform manifest, and cosign's legacy tags into a new OCI
+// layout at dir. dir must not exist; it appears only when complete.
+func Export(ctx context.Context, rc *registry.Client, ref name.Digest, dir string) (*Result, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return nil, errs.Input(fmt.Errorf("%s exists; export writes a new directory", dir))
+	}
+	opts := rc.Remote(ctx)
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, registry.Classify(fmt.Errorf("fetch %s: %w", ref, err))
+	}
+	res := &Result{Image: ref.String(), Layout: dir}
+	tmp := dir + ".partial"
+	_ = os.RemoveAll(tmp)
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return nil, fmt.Errorf("create layout: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	subjects := []name.Digest{ref}
+	ann := map[string]string{AnnotationRefName: ref.String(), AnnotationRole: "image"}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.AppendIndex(idx, layout.WithAnnotations(ann)); err != nil {
+			return nil, registry.Classify(fmt.Errorf("copy %s: %w", ref, err))
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range im.Manifests {
+			subjects = append(subjects, ref.Context().Digest(m.Digest.String()))
+		}
+	} else {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.AppendImage(img, layout.WithAnnotations(ann)); err != nil {
+			return nil, registry.Classify(fmt.Errorf("copy %s: %w", ref, err))
+		}
+	}
+	for _, sub := range subjects {
+		ri, err := remote.Referrers(sub, opts...)
+		if err != nil {
+			return nil, registry.Classify(fmt.Errorf("list referrers of %s: %w", sub, err))
+		}
+		rim, err := ri.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range rim.Manifests {
+			img, err := remote.Image(sub.Context().Digest(d.Digest.String()), opts...)
+			if err != nil {
+				return nil, registry.Classify(fmt.Errorf("fetch referrer %s: %w", d.Digest, err))
+			}
+			if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{AnnotationRole: "referrer"})); err != nil {
+				return nil, registry.Classify(fmt.Errorf("copy referrer %s: %w", d.Digest, err))
+			}
+			res.Referrers++
+		}
+		for _, suffix := range []string{".sig", ".att"} {
+			tag := sub.Context().Tag(strings.Replace(sub.DigestStr(), ":", "-", 1) + suffix)
+			img, err := remote.Image(tag, opts...)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, registry.Classify(fmt.Errorf("fetch %s: %w", tag, err))
+			}
+			if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{AnnotationRole: "tag", AnnotationTag: tag.TagStr()})); err != nil {
+				return nil, registry.Classify(fmt.Errorf("copy %s: %w", tag, err))
+			}
+			res.Tags++
+		}
+	}
+	if err := fsutil.ReplaceDir(tmp, dir); err != nil {
+		return nil, fmt.Errorf("finish export: %w", err)
+	}
+	ok = true
+	return res, nil
+}
+
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
+
+// Served is an export loaded into an in-process registry on loopback.
+type Served struct {
+	Image name.Digest // the exported image at the local registry
+	Orig  name.Digest // as it was exported
+	srv   *http.Server
+	ln    net.Listener
+}
+
+// Close stops the registry.
+func (s *Served) Close() error { return s.srv.Close() }
+
+// Serve loads the export in dir into a registry on 127.0.0.1 (with the
+// referrers API) under the same repository path, so that verification
+// code reads it exactly as it would read the original registry.
+func Serve(ctx context.Context, dir string) (*Served, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("%s is not an OCI layout written by harden export: %w", dir, err))
+	}
+	ii, err := p.ImageIndex()
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("%s: %w", dir, err))
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("%s: %w", dir, err))
+	}
+	var orig name.Digest
+	for _, m := range im.Manifests {
+		if m.Annotations[AnnotationRole] == "image" {
+			if orig, err = name.NewDigest(m.Annotations[AnnotationRefName]); err != nil {
+				return nil, errs.Input(fmt.Errorf("%s: exported image name: %w", dir, err))
+			}
+		}
+	}
+	if orig.DigestStr() == "" {
+		return nil, errs.Input(fmt.Errorf("%s holds no exported image; write it with harden export", dir))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true))}
+	go func() { _ = srv.Serve(ln) }()
+	s := &Served{srv: srv, ln: ln, Orig: orig}
+	repo, err := name.NewRepository(ln.Addr().String()+"/"+orig.Context().RepositoryStr(), name.Insecure)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Image = repo.Digest(orig.DigestStr())
+	ropts := []remote.Option{remote.WithContext(ctx)}
+	// Subjects before their referrers, so the registry can index them.
+	for _, role := range []string{"image", "referrer", "tag"} {
+		for _, m := range im.Manifests {
+			if m.Annotations[AnnotationRole] != role {
+				continue
+			}
+			if err := put(p, m, repo, ropts); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("load %s: %w", dir, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+func put(p layout.Path, m v1.Descriptor, repo name.Repository, ropts []remote.Option) error {
+	var ref name.Reference = repo.Digest(m.Digest.String())
+	if t := m.Annotations[AnnotationTag]; t != "" {
+		ref = repo.Tag(t)
+	}
+	if m.MediaType == types.OCIImageIndex || m.MediaType == types.DockerManifestList {
+		idx, err := p.ImageIndex()
+		if err != nil {
+			return err
+		}
+		sub, err := idx.ImageIndex(m.Digest)
+		if err != nil {
+			return err
+		}
+		return remote.WriteIndex(ref, sub, ropts...)
+	}
+	img, err := p.Image(m.Digest)
+	if err != nil {
+		return err
+	}
+	return remote.Write(ref, img, ropts...)
+}

@@ -332,6 +332,29 @@ func TestTamperMatrix(t *testing.T) {
 		r, err := w.verify(t, rel.Image, nil)
 		wantFail(t, r, err, "provenance", "no signed SLSA v1 provenance")
 	})
+	t.Run("expired certificate without a timestamp", func(t *testing.T) {
+		// Rekor v2 entries carry no time; without the TSA timestamp nothing
+		// proves the short-lived certificate was valid when it signed.
+		rel, subs := w.copyImage(t, otherIndex(t, w.res.Index))
+		if _, err := w.attester(attach.Referrers).Sign(ctx, subs); err != nil {
+			t.Fatal(err)
+		}
+		sts := w.statements(t, rel, subs, []string{attest.TypeSLSA}, nil)
+		b, err := w.signer.DSSE(ctx, attest.InTotoPayloadType, sts[0].Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.GetVerificationMaterial().TimestampVerificationData = nil
+		raw, err := sign.MarshalBundle(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := attach.New(w.res.Client).PutReferrer(ctx, subs[0], attach.Referrer{Bundle: raw, Content: attach.ContentDSSE, PredicateType: verify.SLSAPredicateType}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := w.verify(t, rel.Image, nil)
+		wantFail(t, r, err, "provenance", "timestamp")
+	})
 	t.Run("provenance with the base by tag", func(t *testing.T) {
 		rel, subs := w.copyImage(t, otherIndex(t, w.res.Index))
 		w.release(t, rel, subs, attach.Referrers, func(pt string, st map[string]any) {

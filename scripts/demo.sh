@@ -62,6 +62,15 @@ for t in slsaprovenance1 spdxjson cyclonedx; do
 done
 echo "cosign verify + verify-attestation (slsaprovenance1, spdxjson, cyclonedx): OK"
 
+step "harden verify: signatures, provenance, SBOM against provenance, config"
+identity=(--certificate-identity "$SIGSTORE_IDENTITY" --certificate-oidc-issuer "$SIGSTORE_ISSUER" --trusted-root "$sig/trusted_root.json")
+"$HARDEN" verify "$image" "${identity[@]}"
+
+step "export with every attestation, then verify offline from the layout"
+rm -rf "$work/export"
+"$HARDEN" export "$image" --out "$work/export"
+"$HARDEN" verify --layout "$work/export" --offline "${identity[@]}" | tail -n 1
+
 echo
 echo "released: $image"
 echo "record:   $work/dist/release.json"

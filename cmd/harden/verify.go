@@ -13,6 +13,7 @@ import (
 func newVerifyCmd(g *globals) *cobra.Command {
 	var o verify.Options
 	var idf verify.IdentityFlags
+	var inputPath string
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE@sha256:DIGEST | --layout DIR",
 		Short: "Prove an image is signed, attested and configured as it claims",
@@ -41,6 +42,11 @@ the fallback tag) and cosign .sig/.att tags. Exit 0 when every check passes,
 			if err != nil {
 				return err
 			}
+			if inputPath != "" {
+				if err := verify.WriteInput(inputPath, rep.Input); err != nil {
+					return err
+				}
+			}
 			if err := g.emit(rep, func(w io.Writer) { renderVerify(w, rep) }); err != nil {
 				return err
 			}
@@ -66,6 +72,9 @@ the fallback tag) and cosign .sig/.att tags. Exit 0 when every check passes,
 	f.StringVar(&o.BuilderID, "builder-id", "", "require this SLSA builder id")
 	f.StringVar(&o.SourceRepo, "source-repo", "", "require this source repository in the provenance")
 	f.StringVar(&o.SourceRef, "source-ref", "", "require this source revision (with --source-repo)")
+	f.StringArrayVar(&o.Policies, "policy", nil, "extra Rego policy file or directory (repeatable; package harden, deny/warn rules)")
+	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply the shipped policy/pgcli.rego")
+	f.StringVar(&inputPath, "policy-input", "", "also write the policy input document to this file")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept signatures without a transparency log entry (legacy storage with Rekor v2, air-gapped keys)")
 	return cmd
 }
@@ -78,6 +87,9 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 			status = "FAIL"
 		}
 		fmt.Fprintf(w, "%s  %-10s %s  %s\n", status, c.Name, short(c.Subject), c.Reason)
+	}
+	for _, m := range rep.Warnings {
+		fmt.Fprintf(w, "WARN  policy     %s\n", m)
 	}
 	if rep.Verified {
 		fmt.Fprintln(w, "verified")

@@ -1,5 +1,12 @@
 package verify
 
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/harden-dev/harden/internal/fsutil"
+)
+
 // InputSchema versions the policy input (docs/policy-input.md).
 const InputSchema = "https://github.com/harden-dev/harden/blob/main/docs/policy-input.md#v1"
 
@@ -84,4 +91,16 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// WriteInput writes the policy input document as indented JSON.
+func WriteInput(path string, in *Input) error {
+	b, err := json.MarshalIndent(in, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write policy input: %w", err)
+	}
+	return nil
 }

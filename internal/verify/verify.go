@@ -8,6 +8,7 @@ package verify
 import (
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/export"
+	"github.com/harden-dev/harden/internal/policy"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/sign"
 )
@@ -49,8 +51,12 @@ type Options struct {
 	// InsecureIgnoreTlog accepts signatures without a log entry (legacy
 	// cosign storage with Rekor v2 or air-gapped key signing).
 	InsecureIgnoreTlog bool
-	Registry           *registry.Client
-	Now                func() time.Time
+	// Policies are extra Rego files or directories; NoDefaultPolicy
+	// skips the shipped policy/pgcli.rego.
+	Policies        []string
+	NoDefaultPolicy bool
+	Registry        *registry.Client
+	Now             func() time.Time
 }
 
 // Check is one named result.
@@ -68,6 +74,7 @@ type Report struct {
 	Verified bool     `json:"verified"`
 	Checks   []Check  `json:"checks"`
 	Storage  []string `json:"storage"` // layouts in which entries were found
+	Warnings []string `json:"warnings,omitempty"`
 	// Input is the policy input document (docs/policy-input.md).
 	Input *Input `json:"-"`
 }
@@ -125,6 +132,10 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine, err := policy.Load(ctx, o.Policies, o.NoDefaultPolicy)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{Image: ref.String(), Digest: ref.DigestStr()}
 	rep.add("reference", ref.DigestStr(), true, "pinned by digest")
 
@@ -172,13 +183,41 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	checkSBOMs(rep, targets, prov)
 	checkConfigs(rep, o, targets)
 	rep.Input = buildInput(o, rep, targets)
-	rep.Verified = len(rep.Failed()) == 0
 	if orig != "" {
 		rep.Image = orig
 		rep.Input.Image.Reference = orig
 		rep.Input.Image.Repository = strings.SplitN(orig, "@", 2)[0]
 	}
+	if err := evaluate(ctx, engine, rep); err != nil {
+		return nil, err
+	}
+	rep.Verified = len(rep.Failed()) == 0
 	return rep, nil
+}
+
+// evaluate runs the Rego policies over the input; each deny is a failed
+// policy check, each warn a warning.
+func evaluate(ctx context.Context, e *policy.Engine, rep *Report) error {
+	b, err := json.Marshal(rep.Input)
+	if err != nil {
+		return err
+	}
+	var in any
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	d, err := e.Evaluate(ctx, in)
+	if err != nil {
+		return errs.Input(fmt.Errorf("policy: %w", err))
+	}
+	for _, m := range d.Deny {
+		rep.add("policy", rep.Digest, false, "%s", m)
+	}
+	if len(d.Deny) == 0 {
+		rep.add("policy", rep.Digest, true, "%d policy module(s), nothing denied", len(e.Modules))
+	}
+	rep.Warnings = d.Warn
+	return nil
 }
 
 // digestRef insists on a digest and shows the way when given a tag.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -216,6 +217,18 @@ func TestTamperMatrix(t *testing.T) {
 		r, err = verify.Verify(ctx, verify.Options{Layout: dir, Identity: verify.Identity{Subject: "mallory@example.com", Issuer: w.st.Issuer.URL()},
 			Trust: sign.TrustOptions{TrustedRootPath: w.st.TrustedRootPath, Offline: true}})
 		wantFail(t, r, err, "signature", "mallory@example.com")
+	})
+	t.Run("Rego deny", func(t *testing.T) {
+		pol := filepath.Join(t.TempDir(), "no-pgcli.rego")
+		rule := "package harden\n\ndeny contains \"pgcli is banned here\" if {\n\tsome a in input.attestations\n\ta.predicateType == \"https://slsa.dev/provenance/v1\"\n\tsome d in a.statement.predicate.buildDefinition.resolvedDependencies\n\td.name == \"pgcli\"\n}\n"
+		if err := os.WriteFile(pol, []byte(rule), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := w.verify(t, good.Image, func(o *verify.Options) { o.Policies = []string{pol} })
+		wantFail(t, r, err, "policy", "pgcli is banned here")
+		if n := len(r.Failed()); n != 1 {
+			t.Errorf("%d failed checks, want only the policy: %+v", n, r.Failed())
+		}
 	})
 	t.Run("anchored regexp passes", func(t *testing.T) {
 		r, err := w.verify(t, good.Image, func(o *verify.Options) {

@@ -137,17 +137,31 @@ func (a *Attester) run(ctx context.Context, jobs []*job) (*Report, error) {
 	}
 	// 1. What is already there?
 	found := map[string]*attach.Found{}
+	var order []name.Digest
 	for _, j := range jobs {
 		for _, t := range j.targets {
-			if _, ok := found[t.String()]; ok {
-				continue
+			if _, ok := found[t.String()]; !ok {
+				found[t.String()] = nil
+				order = append(order, t)
 			}
-			f, err := a.Store.Find(ctx, t)
-			if err != nil {
-				return nil, err
-			}
-			found[t.String()] = f
 		}
+	}
+	fs := make([]*attach.Found, len(order))
+	// Not errgroup.WithContext: what Find returns reads lazily with the
+	// context it was given, which must outlive this group.
+	var fg errgroup.Group
+	for i, t := range order {
+		fg.Go(func() error {
+			f, err := a.Store.Find(ctx, t)
+			fs[i] = f
+			return err
+		})
+	}
+	if err := fg.Wait(); err != nil {
+		return nil, err
+	}
+	for i, t := range order {
+		found[t.String()] = fs[i]
 	}
 	for _, j := range jobs {
 		j.present = map[string]bool{}

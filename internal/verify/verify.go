@@ -145,15 +145,17 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	}
 	store := attach.New(o.Registry)
 	// Each manifest's entries are found and verified independently.
-	g, gctx := errgroup.WithContext(ctx)
+	// Not errgroup.WithContext: found entries read lazily with the
+	// context they were made with.
+	var g errgroup.Group
 	for _, t := range targets {
 		g.Go(func() error {
-			f, err := store.Find(gctx, t.ref)
+			f, err := store.Find(ctx, t.ref)
 			if err != nil {
 				return err
 			}
 			t.found = f
-			v.verifyTarget(gctx, t)
+			v.verifyTarget(ctx, t)
 			return nil
 		})
 	}

@@ -2,11 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/fixture"
@@ -29,19 +28,12 @@ func TestCosignSignedVerifiesWithHarden(t *testing.T) {
 	cosign := testtools.Path(t, "cosign")
 	reg := registrytest.StartReferrers(t)
 	base := pushBase(t, fx, reg)
-	repo := fmt.Sprintf("%s/e2e/cosign-signed-%d", reg, time.Now().UnixNano())
-	pr := newProject(t, fx, base, repo)
-	out := filepath.Join(pr.Dir, "dist")
-	if r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--out", out); r.code != 0 {
-		t.Fatalf("build: %s", r)
-	}
-	if r := run(t, nil, "publish", "--config", pr.Config, "--out", out); r.code != 0 {
-		t.Fatalf("publish: %s", r)
-	}
+	p := buildPublish(t, fx, reg, base, "cosign-signed", "")
+	pr, out, rel := p.pr, p.out, p.rel
+	repo := strings.SplitN(rel.Image, "@", 2)[0]
 	if r := run(t, nil, "sbom", "--config", pr.Config, "--out", out); r.code != 0 {
 		t.Fatalf("sbom: %s", r)
 	}
-	rel := readRelease(t, out)
 	rec, err := build.ReadRecord(filepath.Join(out, "build.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
@@ -31,17 +29,14 @@ func TestVerifyOfflineInEmptyNetns(t *testing.T) {
 	st := sigstoretest.Start(t)
 	reg := registrytest.StartReferrers(t)
 	base := pushBase(t, fx, reg)
-	repo := fmt.Sprintf("%s/e2e/offline-%d", reg, time.Now().UnixNano())
-	pr := newProject(t, fx, base, repo)
-	out := filepath.Join(pr.Dir, "dist")
+	p := buildPublish(t, fx, reg, base, "offline", "")
+	pr, out, rel := p.pr, p.out, p.rel
 	tok := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tok, []byte(st.Issuer.Token(t, signerEmail)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	signing := []string{"--config", pr.Config, "--out", out, "--identity-token-file", tok, "--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
 	for _, args := range [][]string{
-		{"build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--out", out},
-		{"publish", "--config", pr.Config, "--out", out},
 		append([]string{"sign"}, signing...),
 		append([]string{"attest"}, signing...),
 	} {
@@ -49,7 +44,6 @@ func TestVerifyOfflineInEmptyNetns(t *testing.T) {
 			t.Fatalf("%s: %s", args[0], r)
 		}
 	}
-	rel := readRelease(t, out)
 	exp := filepath.Join(t.TempDir(), "export")
 	if r := run(t, nil, "export", rel.Image, "--out", exp); r.code != 0 {
 		t.Fatalf("export: %s", r)

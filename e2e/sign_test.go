@@ -63,16 +63,8 @@ func TestSignAttestCosignInterop(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			base := pushBase(t, fx, tc.reg)
-			repo := fmt.Sprintf("%s/e2e/signed-%s-%d", tc.reg, tc.storage, time.Now().UnixNano())
-			pr := newProject(t, fx, base, repo)
-			out := filepath.Join(pr.Dir, "dist")
-			if r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--cache-dir", cache, "--out", out); r.code != 0 {
-				t.Fatalf("build: %s", r)
-			}
-			if r := run(t, nil, "publish", "--config", pr.Config, "--out", out); r.code != 0 {
-				t.Fatalf("publish: %s", r)
-			}
-			rel := readRelease(t, out)
+			p := buildPublish(t, fx, tc.reg, base, "signed-"+tc.storage, cache)
+			pr, out, rel := p.pr, p.out, p.rel
 			token := st.Issuer.Token(t, signerEmail)
 			tokFile := filepath.Join(t.TempDir(), "token")
 			if err := os.WriteFile(tokFile, []byte(token), 0o600); err != nil {
@@ -202,16 +194,8 @@ func TestKeySigningCosignInterop(t *testing.T) {
 		{"air-gapped", nil, []string{"--insecure-ignore-tlog"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			repo := fmt.Sprintf("%s/e2e/keyed-%d", reg, time.Now().UnixNano())
-			pr := newProject(t, fx, base, repo)
-			out := filepath.Join(pr.Dir, "dist")
-			if r := run(t, []string{epoch}, "build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--out", out); r.code != 0 {
-				t.Fatalf("build: %s", r)
-			}
-			if r := run(t, nil, "publish", "--config", pr.Config, "--out", out); r.code != 0 {
-				t.Fatalf("publish: %s", r)
-			}
-			rel := readRelease(t, out)
+			p := buildPublish(t, fx, reg, base, "keyed", "")
+			pr, out, rel := p.pr, p.out, p.rel
 			sign := run(t, pw, append([]string{"sign", "--config", pr.Config, "--out", out, "--key", keys + ".key"}, tc.signFlags...)...)
 			if sign.code != 0 {
 				t.Fatalf("sign --key: %s", sign)
@@ -253,4 +237,31 @@ func TestKeySigningCosignInterop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// published is a fixture image built and published with the CLI.
+type published struct {
+	pr  *project
+	out string
+	rel releaseRecord
+}
+
+// buildPublish builds the fixture project into a fresh repository
+// reg/e2e/<kind>-<n> and publishes it by digest.
+func buildPublish(t *testing.T, fx *fixture.Fixture, reg, base, kind, cache string) published {
+	t.Helper()
+	repo := fmt.Sprintf("%s/e2e/%s-%d", reg, kind, time.Now().UnixNano())
+	pr := newProject(t, fx, base, repo)
+	out := filepath.Join(pr.Dir, "dist")
+	build := []string{"build", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--out", out}
+	if cache != "" {
+		build = append(build, "--cache-dir", cache)
+	}
+	if r := run(t, []string{epoch}, build...); r.code != 0 {
+		t.Fatalf("build: %s", r)
+	}
+	if r := run(t, nil, "publish", "--config", pr.Config, "--out", out); r.code != 0 {
+		t.Fatalf("publish: %s", r)
+	}
+	return published{pr: pr, out: out, rel: readRelease(t, out)}
 }

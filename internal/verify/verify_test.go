@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
@@ -319,52 +320,34 @@ func TestTamperMatrix(t *testing.T) {
 		wantFail(t, r, err, "provenance", "no signed SLSA v1 provenance for this digest")
 	})
 	t.Run("provenance modified after signing", func(t *testing.T) {
-		rel, subs := w.copyImage(t, otherIndex(t, w.res.Index))
-		if _, err := w.attester(attach.Referrers).Sign(ctx, subs); err != nil {
-			t.Fatal(err)
-		}
-		sts := w.statements(t, rel, subs, []string{attest.TypeSLSA}, nil)
-		b, err := w.signer.DSSE(ctx, attest.InTotoPayloadType, sts[0].Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := sign.MarshalBundle(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		env := m["dsseEnvelope"].(map[string]any)
-		env["payload"] = strings.Replace(env["payload"].(string), "A", "B", 1)
-		tampered, _ := json.Marshal(m)
-		if _, err := attach.New(w.res.Client).PutReferrer(ctx, subs[0], attach.Referrer{Bundle: tampered, Content: attach.ContentDSSE, PredicateType: verify.SLSAPredicateType}); err != nil {
-			t.Fatal(err)
-		}
+		rel := w.tamperedProvenance(t, func(b *bundle.Bundle) []byte {
+			raw, err := sign.MarshalBundle(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			env := m["dsseEnvelope"].(map[string]any)
+			env["payload"] = strings.Replace(env["payload"].(string), "A", "B", 1)
+			out, _ := json.Marshal(m)
+			return out
+		})
 		r, err := w.verify(t, rel.Image, nil)
 		wantFail(t, r, err, "provenance", "no signed SLSA v1 provenance")
 	})
 	t.Run("expired certificate without a timestamp", func(t *testing.T) {
 		// Rekor v2 entries carry no time; without the TSA timestamp nothing
 		// proves the short-lived certificate was valid when it signed.
-		rel, subs := w.copyImage(t, otherIndex(t, w.res.Index))
-		if _, err := w.attester(attach.Referrers).Sign(ctx, subs); err != nil {
-			t.Fatal(err)
-		}
-		sts := w.statements(t, rel, subs, []string{attest.TypeSLSA}, nil)
-		b, err := w.signer.DSSE(ctx, attest.InTotoPayloadType, sts[0].Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.GetVerificationMaterial().TimestampVerificationData = nil
-		raw, err := sign.MarshalBundle(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := attach.New(w.res.Client).PutReferrer(ctx, subs[0], attach.Referrer{Bundle: raw, Content: attach.ContentDSSE, PredicateType: verify.SLSAPredicateType}); err != nil {
-			t.Fatal(err)
-		}
+		rel := w.tamperedProvenance(t, func(b *bundle.Bundle) []byte {
+			b.GetVerificationMaterial().TimestampVerificationData = nil
+			raw, err := sign.MarshalBundle(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		})
 		r, err := w.verify(t, rel.Image, nil)
 		wantFail(t, r, err, "provenance", "timestamp")
 	})
@@ -495,4 +478,24 @@ func dropPackage(pkg string) func(string, map[string]any) {
 			pred["packages"] = keep
 		}
 	}
+}
+
+// tamperedProvenance publishes a signed copy of the image, signs its
+// provenance, lets tamper change the bundle, and attaches the result.
+func (w *world) tamperedProvenance(t *testing.T, tamper func(*bundle.Bundle) []byte) *publish.Release {
+	t.Helper()
+	ctx := context.Background()
+	rel, subs := w.copyImage(t, otherIndex(t, w.res.Index))
+	if _, err := w.attester(attach.Referrers).Sign(ctx, subs); err != nil {
+		t.Fatal(err)
+	}
+	sts := w.statements(t, rel, subs, []string{attest.TypeSLSA}, nil)
+	b, err := w.signer.DSSE(ctx, attest.InTotoPayloadType, sts[0].Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attach.New(w.res.Client).PutReferrer(ctx, subs[0], attach.Referrer{Bundle: tamper(b), Content: attach.ContentDSSE, PredicateType: verify.SLSAPredicateType}); err != nil {
+		t.Fatal(err)
+	}
+	return rel
 }

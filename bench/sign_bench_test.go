@@ -21,6 +21,22 @@ import (
 	"github.com/harden-dev/harden/internal/testtools"
 )
 
+// signingSetup starts the local Sigstore and a referrers registry, builds
+// and publishes the fixture image, and builds harden; it returns what the
+// signing benchmarks share.
+func signingSetup(b *testing.B) (st *sigstoretest.Stack, cosign, reg string, res *buildtest.Result, dir, harden, cfg string, home []string) {
+	b.Helper()
+	st = sigstoretest.Start(b)
+	cosign = testtools.Path(b, "cosign")
+	reg = registrytest.StartReferrers(b)
+	res = buildtest.Build(b, buildtest.Options{Registry: reg})
+	dir = b.TempDir()
+	harden = hardenBinary(b, dir)
+	cfg = filepath.Join(filepath.Dir(res.Out), "harden.yaml")
+	home = []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir}
+	return
+}
+
 // hardenBinary builds the CLI into dir.
 func hardenBinary(b *testing.B, dir string) string {
 	b.Helper()
@@ -50,14 +66,7 @@ func runTool(b *testing.B, env []string, bin string, args ...string) {
 // Every iteration publishes the image to a fresh repository first
 // (untimed), so nothing is ever already signed.
 func BenchmarkSignAttest(b *testing.B) {
-	st := sigstoretest.Start(b)
-	cosign := testtools.Path(b, "cosign")
-	reg := registrytest.StartReferrers(b)
-	res := buildtest.Build(b, buildtest.Options{Registry: reg})
-	dir := b.TempDir()
-	harden := hardenBinary(b, dir)
-	cfg := filepath.Join(filepath.Dir(res.Out), "harden.yaml")
-	home := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir}
+	st, cosign, reg, res, dir, harden, cfg, home := signingSetup(b)
 
 	// Predicates for cosign, made by harden's own stages.
 	st0, err := provenance.Statement(provenance.Params{Record: res.Record, Repository: res.Repo.String(),
@@ -159,14 +168,7 @@ func BenchmarkSignAttest(b *testing.B) {
 // chain `verify` + `verify-attestation --type slsaprovenance1` +
 // `verify-attestation --type spdxjson`, same image, same registry.
 func BenchmarkVerify(b *testing.B) {
-	st := sigstoretest.Start(b)
-	cosign := testtools.Path(b, "cosign")
-	reg := registrytest.StartReferrers(b)
-	res := buildtest.Build(b, buildtest.Options{Registry: reg})
-	dir := b.TempDir()
-	harden := hardenBinary(b, dir)
-	cfg := filepath.Join(filepath.Dir(res.Out), "harden.yaml")
-	home := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir}
+	st, cosign, _, res, dir, harden, cfg, home := signingSetup(b)
 	tok := filepath.Join(dir, "token")
 	if err := os.WriteFile(tok, []byte(st.Issuer.Token(b, "bench@example.com")), 0o600); err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,5 +85,42 @@ func TestCosignSignedVerifiesWithHarden(t *testing.T) {
 	t.Logf("harden verify of the cosign-signed image:\n%s", r.stdout)
 	if r := run(t, nil, append(args, "--certificate-identity", "mallory@example.com")...); r.code != 1 {
 		t.Fatalf("harden verify accepted another identity: %s", r)
+	}
+
+	// cosign signing with a key (cosign's format, made by harden keygen).
+	keys := filepath.Join(dir, "cosign")
+	pw := []string{"COSIGN_PASSWORD=pw"}
+	if r := run(t, pw, "keygen", "--output-key-prefix", keys); r.code != 0 {
+		t.Fatalf("keygen: %s", r)
+	}
+	for _, img := range []string{rel.Image, plat.Image} {
+		cmd := append([]string{"sign", "--yes", "--key", keys + ".key", "--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath, "--allow-http-registry"}, img)
+		c := exec.Command(cosign, cmd...)
+		c.Env = append(os.Environ(), "HOME="+t.TempDir(), "COSIGN_PASSWORD=pw")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("cosign sign --key: %v\n%s", err, out)
+		}
+	}
+	r = run(t, nil, "verify", rel.Image, "--key", keys+".pub", "--trusted-root", st.TrustedRootPath, "-o", "json")
+	var rep struct {
+		Checks []struct {
+			Name   string
+			Passed bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("harden verify --key: %v\n%s", err, r)
+	}
+	sigs := 0
+	for _, c := range rep.Checks {
+		if c.Name == "signature" {
+			if !c.Passed {
+				t.Fatalf("harden verify --key rejected cosign's key signature: %s", r.stdout)
+			}
+			sigs++
+		}
+	}
+	if sigs != 2 {
+		t.Fatalf("%d signature checks, want 2: %s", sigs, r.stdout)
 	}
 }

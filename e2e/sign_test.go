@@ -213,28 +213,7 @@ func TestKeySigningCosignInterop(t *testing.T) {
 			} else {
 				hv = append(hv, "--insecure-ignore-tlog")
 			}
-			r := run(t, nil, hv...)
-			var rep struct {
-				Checks []struct {
-					Name, Subject string
-					Passed        bool
-				}
-			}
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-				t.Fatalf("harden verify: %v\n%s", err, r)
-			}
-			n := 0
-			for _, c := range rep.Checks {
-				if c.Name == "signature" {
-					if !c.Passed {
-						t.Errorf("harden verify --key: signature check failed: %s", r.stdout)
-					}
-					n++
-				}
-			}
-			if n != 1+len(rel.Platforms) {
-				t.Errorf("harden verify ran %d signature checks, want %d", n, 1+len(rel.Platforms))
-			}
+			requireSignatureChecks(t, run(t, nil, hv...), 1+len(rel.Platforms))
 		})
 	}
 }
@@ -264,4 +243,31 @@ func buildPublish(t *testing.T, fx *fixture.Fixture, reg, base, kind, cache stri
 		t.Fatalf("publish: %s", r)
 	}
 	return published{pr: pr, out: out, rel: readRelease(t, out)}
+}
+
+// requireSignatureChecks asserts that a `harden verify -o json` report
+// has want signature checks and that all of them passed.
+func requireSignatureChecks(t *testing.T, r result, want int) {
+	t.Helper()
+	var rep struct {
+		Checks []struct {
+			Name   string
+			Passed bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("harden verify: %v\n%s", err, r)
+	}
+	n := 0
+	for _, c := range rep.Checks {
+		if c.Name == "signature" {
+			if !c.Passed {
+				t.Fatalf("harden verify: a signature check failed: %s", r.stdout)
+			}
+			n++
+		}
+	}
+	if n != want {
+		t.Fatalf("harden verify ran %d signature checks, want %d: %s", n, want, r.stdout)
+	}
 }

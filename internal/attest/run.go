@@ -81,24 +81,26 @@ func NewSigner(ctx context.Context, p SignerParams) (*sign.Signer, error) {
 	if keyed && (p.IdentityToken != "" || p.IdentityTokenFile != "") {
 		return nil, errs.Input(errors.New("--key and --identity-token(-file) exclude each other: sign with a key or keyless, not both"))
 	}
-	trust, err := sign.LoadTrust(sign.TrustOptions{
-		TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
-		Offline: p.Offline || (keyed && p.TrustedRoot == "" && p.SigningConfig == ""), CacheDir: p.CacheDir,
-		NeedSigningConfig: !keyed,
-	})
-	if err != nil && !(keyed && p.TrustedRoot == "" && p.SigningConfig == "") {
-		return nil, err
-	}
 	if keyed {
 		sv, err := sign.LoadKey(p.KeyPath, []byte(getenv(sign.PasswordEnv)))
 		if err != nil {
 			return nil, err
 		}
-		if p.TrustedRoot == "" && p.SigningConfig == "" {
-			// Air-gapped key signing: no log, no timestamp.
-			trust = nil
+		var trust *sign.Trust
+		// Without trust files, key signing is air-gapped: no log, no
+		// timestamp, nothing fetched.
+		if p.TrustedRoot != "" || p.SigningConfig != "" {
+			if trust, err = sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
+				Offline: p.Offline, CacheDir: p.CacheDir}); err != nil {
+				return nil, err
+			}
 		}
 		return sign.New(ctx, sign.Options{Trust: trust, Key: sv})
+	}
+	trust, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
+		Offline: p.Offline, CacheDir: p.CacheDir, NeedSigningConfig: true})
+	if err != nil {
+		return nil, err
 	}
 	issuer := ""
 	if trust.Config != nil && len(trust.Config.OIDCProviderURLs()) > 0 {

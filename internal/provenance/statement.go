@@ -405,11 +405,7 @@ func toStruct(v any) (*structpb.Struct, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &structpb.Struct{}
-	if err := protojson.Unmarshal(b, s); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return jsonToStruct(b)
 }
 
 // messageToStruct converts a protobuf message to a Struct with its JSON
@@ -419,6 +415,10 @@ func messageToStruct(m proto.Message) (*structpb.Struct, error) {
 	if err != nil {
 		return nil, err
 	}
+	return jsonToStruct(b)
+}
+
+func jsonToStruct(b []byte) (*structpb.Struct, error) {
 	s := &structpb.Struct{}
 	if err := protojson.Unmarshal(b, s); err != nil {
 		return nil, err

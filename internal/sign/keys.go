@@ -1,7 +1,6 @@
 package sign
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,20 +56,9 @@ func LoadKey(path string, password []byte) (signature.SignerVerifier, error) {
 	}
 	sv, err := cosign.LoadPrivateKey(b, password, nil)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errs.Input(err)
-		}
-		return nil, errs.Input(fmt.Errorf("signing key %s: cannot decrypt or parse it (%v); check %s, or make a key with harden keygen",
-			path, redactKeyError(err), PasswordEnv))
+		// cosign's errors name the failing step (PEM, decrypt, parse),
+		// never key material or the password.
+		return nil, errs.Input(fmt.Errorf("signing key %s: %w; check %s, or make a key with harden keygen", path, err, PasswordEnv))
 	}
 	return sv, nil
-}
-
-// redactKeyError keeps library detail but nothing derived from the key.
-func redactKeyError(err error) string {
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	return msg
 }

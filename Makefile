@@ -9,7 +9,7 @@ TOOLS     ?= $(CURDIR)/.cache/tools
 export HARDEN_FIXTURES := $(FIXTURES)
 export HARDEN_TOOLS_DIR := $(TOOLS)
 
-.PHONY: all build release-binary setup registry fixtures tools test test-short demo fuzz bench vet fmt clean
+.PHONY: all build release-binary setup registry fixtures tools bench-tools test test-short demo fuzz bench vet fmt clean
 
 all: build
 
@@ -43,6 +43,8 @@ tools:
 test: setup registry fixtures tools
 	HARDEN_TEST_REGISTRY=$(REGISTRY) HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 HARDEN_REQUIRE_PIP=1 \
 		$(GO) test -race -count=1 ./...
+	# Every stage boundary of the resume test (a subset runs under -race).
+	HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 $(GO) test -count=1 -run '^TestResume$$' ./internal/release
 
 # Unit tests only: no setup, no root; end-to-end tests skip with a reason.
 test-short:
@@ -60,7 +62,12 @@ fuzz:
 	  done; \
 	done
 
-bench: fixtures tools
+# The benchmarks' peers: crane and the syft CLI (go.mod tool directives).
+bench-tools: tools
+	$(GO) build -o $(TOOLS)/crane github.com/google/go-containerregistry/cmd/crane
+	$(GO) build -o $(TOOLS)/syft github.com/anchore/syft/cmd/syft
+
+bench: setup registry fixtures bench-tools
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./bench/...
 
 vet:

@@ -68,26 +68,7 @@ func runTool(b *testing.B, env []string, bin string, args ...string) {
 func BenchmarkSignAttest(b *testing.B) {
 	st, cosign, reg, res, dir, harden, cfg, home := signingSetup(b)
 
-	// Predicates for cosign, made by harden's own stages.
-	st0, err := provenance.Statement(provenance.Params{Record: res.Record, Repository: res.Repo.String(),
-		Builder: provenance.Builder{ID: provenance.LocalBuilderID, Version: map[string]string{"harden": "bench"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := provenance.Marshal(st0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var stmt struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if err := json.Unmarshal(raw, &stmt); err != nil {
-		b.Fatal(err)
-	}
-	provPath := filepath.Join(dir, "provenance.json")
-	if err := os.WriteFile(provPath, stmt.Predicate, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	provPath := provenancePredicate(b, res, dir)
 	sbomDir := filepath.Join(dir, "sbom")
 	runTool(b, home, harden, "sbom", "--config", cfg, "--out", res.Out, "--dir", sbomDir)
 	spdx, _ := filepath.Glob(filepath.Join(sbomDir, "*.spdx.json"))
@@ -192,4 +173,30 @@ func BenchmarkVerify(b *testing.B) {
 			runTool(b, home, cosign, append(append([]string{"verify-attestation", "--type", "spdxjson"}, c...), img)...)
 		}
 	})
+}
+
+// provenancePredicate writes the SLSA predicate harden would attest, for
+// cosign attest --predicate, and returns its path.
+func provenancePredicate(b *testing.B, res *buildtest.Result, dir string) string {
+	b.Helper()
+	st0, err := provenance.Statement(provenance.Params{Record: res.Record, Repository: res.Repo.String(),
+		Builder: provenance.Builder{ID: provenance.LocalBuilderID, Version: map[string]string{"harden": "bench"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := provenance.Marshal(st0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var stmt struct {
+		Predicate json.RawMessage `json:"predicate"`
+	}
+	if err := json.Unmarshal(raw, &stmt); err != nil {
+		b.Fatal(err)
+	}
+	provPath := filepath.Join(dir, "provenance.json")
+	if err := os.WriteFile(provPath, stmt.Predicate, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return provPath
 }

@@ -35,12 +35,16 @@ func toolPackage(name string) (string, bool) {
 		return "github.com/sigstore/cosign/v3/cmd/cosign", true
 	case "rekor-server":
 		return "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix", true
+	case "crane":
+		return "github.com/google/go-containerregistry/cmd/crane", true
+	case "syft":
+		return "github.com/anchore/syft/cmd/syft", true
 	}
 	return "", false
 }
 
-// Path returns an executable for the go.mod tool called name ("cosign" or
-// "rekor-server"). It fails the test when the tool is unknown or cannot be
+// Path returns an executable for the go.mod tool called name ("cosign",
+// "rekor-server", or the benchmarks' "crane" and "syft"). It fails the test when the tool is unknown or cannot be
 // built; it never skips.
 func Path(t testing.TB, name string) string {
 	t.Helper()

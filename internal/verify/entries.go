@@ -34,7 +34,10 @@ type Verified struct {
 	KeyID         string         `json:"keyId,omitempty"`
 	Timestamps    []string       `json:"timestamps"`
 	LogIndex      *int64         `json:"logIndex,omitempty"`
-	Statement     map[string]any `json:"statement,omitempty"`
+	// IntegratedTime is when a Rekor v1 log took the entry (RFC 3339);
+	// Rekor v2 entries have none and rely on an RFC 3161 timestamp.
+	IntegratedTime string         `json:"integratedTime,omitempty"`
+	Statement      map[string]any `json:"statement,omitempty"`
 }
 
 // SignerIdentity is what the certificate says.
@@ -170,6 +173,9 @@ func (v *verifier) verifyBundle(raw []byte, digest []byte) (*Verified, error) {
 	if es, err := b.TlogEntries(); err == nil && len(es) > 0 {
 		i := es[0].LogIndex()
 		out.LogIndex = &i
+		if t := es[0].IntegratedTime(); !t.IsZero() && t.Unix() > 0 {
+			out.IntegratedTime = t.UTC().Format(time.RFC3339)
+		}
 	}
 	return out, nil
 }
@@ -218,6 +224,9 @@ func (v *verifier) legacy(ctx context.Context, ref name.Digest, att bool) ([]Ver
 		if b, err := s.Bundle(); err == nil && b != nil {
 			i := b.Payload.LogIndex
 			vr.LogIndex = &i
+			if b.Payload.IntegratedTime > 0 {
+				vr.IntegratedTime = time.Unix(b.Payload.IntegratedTime, 0).UTC().Format(time.RFC3339)
+			}
 		}
 		if att {
 			p, err := s.Payload()

@@ -1,0 +1,125 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/harden-dev/harden/internal/testtools"
+)
+
+// BenchmarkRelease: harden release against the same stages done by the
+// peer CLIs, same machine, same local Sigstore and registry, one run.
+// harden resumes from a finished build (the peers start from the same OCI
+// layout, and its smoke test passed in the warm-up run, as the peers run
+// none) and runs the rest: lock check, push, SBOMs with the lock
+// cross-check, sign, attest ×3, self-verify and the record. The peer
+// chain is crane push of the layout, one syft run writing SPDX and
+// CycloneDX, cosign sign and cosign attest ×3. Every iteration targets a
+// fresh repository. Per-stage times of harden are reported as metrics.
+func BenchmarkRelease(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("skipping: harden release runs the smoke tests with runc, which needs root")
+	}
+	st, cosign, reg, res, dir, harden, cfg, home := signingSetup(b)
+	crane, syft := testtools.Path(b, "crane"), testtools.Path(b, "syft")
+	trust := []string{"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
+	tok := func() string {
+		p := filepath.Join(dir, "token")
+		if err := os.WriteFile(p, []byte(st.Issuer.Token(b, "bench@example.com")), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	// The build output, with a release state saying it is built: copied
+	// per iteration so that each release starts after the build stage.
+	warm := filepath.Join(dir, "warm")
+	runTool(b, home, harden, "release", "--config", cfg, "--out", warm, "--wheel-dir", res.Fixture.WheelDir,
+		"--repo", reg+"/bench/warmup", "--identity-token-file", tok(), "--progress", "plain", "--runtime", "runc", trust[0], trust[1], trust[2], trust[3])
+	prov := provenancePredicate(b, res, dir)
+	n := 0
+	stages := map[string]float64{}
+	b.Run("harden", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			n++
+			out := filepath.Join(dir, fmt.Sprintf("out-%d", n))
+			copyTree(b, warm, out)
+			for _, f := range []string{"release.json", "release.md", "sbom"} {
+				os.RemoveAll(filepath.Join(out, f))
+			}
+			args := append([]string{"release", "--config", cfg, "--out", out, "--wheel-dir", res.Fixture.WheelDir, "--runtime", "runc",
+				"--repo", fmt.Sprintf("%s/bench/harden-release-%d", reg, n), "--storage", "both", "--identity-token-file", tok(), "-o", "json"}, trust...)
+			b.StartTimer()
+			stdout := runOut(b, home, harden, args...)
+			b.StopTimer()
+			sc := bufio.NewScanner(bytes.NewReader(stdout))
+			sc.Buffer(make([]byte, 1<<20), 16<<20)
+			for sc.Scan() {
+				var ev struct {
+					Type, Stage string
+					Seconds     float64
+				}
+				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type == "end" {
+					stages[ev.Stage] += ev.Seconds
+				}
+			}
+			b.StartTimer()
+		}
+		keys := make([]string, 0, len(stages))
+		for k := range stages {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			b.ReportMetric(stages[k]/float64(b.N), k+"-s/op")
+		}
+	})
+	b.Run("peers", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			n++
+			repo := fmt.Sprintf("%s/bench/peers-%d", reg, n)
+			sbomDir := filepath.Join(dir, fmt.Sprintf("peer-sbom-%d", n))
+			os.MkdirAll(sbomDir, 0o755)
+			t := tok()
+			co := append([]string{"--yes", "--identity-token", t, "--allow-http-registry"}, trust...)
+			b.StartTimer()
+			runTool(b, home, crane, "push", "--index", "--insecure", filepath.Join(res.Out, "oci"), repo)
+			ref := repo + "@" + res.Ref.DigestStr()
+			runTool(b, append(home, "SYFT_CHECK_FOR_APP_UPDATE=false"), syft, "scan", "oci-dir:"+filepath.Join(res.Out, "oci"),
+				"-o", "spdx-json="+filepath.Join(sbomDir, "sbom.spdx.json"), "-o", "cyclonedx-json="+filepath.Join(sbomDir, "sbom.cdx.json"))
+			runTool(b, home, cosign, append(append([]string{"sign"}, co...), ref)...)
+			for _, a := range [][2]string{{"slsaprovenance1", prov}, {"spdxjson", filepath.Join(sbomDir, "sbom.spdx.json")}, {"cyclonedx", filepath.Join(sbomDir, "sbom.cdx.json")}} {
+				runTool(b, home, cosign, append(append([]string{"attest", "--type", a[0], "--predicate", a[1]}, co...), ref)...)
+			}
+		}
+	})
+}
+
+func runOut(b *testing.B, env []string, bin string, args ...string) []byte {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%s %s: %v\n%s\n%s", filepath.Base(bin), strings.Join(args, " "), err, out, stderr.Bytes())
+	}
+	return out
+}
+
+func copyTree(b *testing.B, from, to string) {
+	b.Helper()
+	if out, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
+		b.Fatalf("cp -a %s %s: %v\n%s", from, to, err, out)
+	}
+}

@@ -1,0 +1,2 @@
+// Package citemplates holds tests for the shipped CI templates.
+package citemplates

@@ -1,0 +1,264 @@
+// Package release runs the whole pipeline of harden release: lock check,
+// build, smoke test, publish by digest, SBOMs, signing, attestations,
+// verification with the same verifier users run, tags and the release
+// record. Every stage checks whether an earlier run already did its work
+// and proves it before skipping; a rerun after a failure finishes the
+// release without duplicating anything.
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/sign"
+)
+
+// Stage names, in the order they run.
+const (
+	StageLock    = "lock"
+	StageBuild   = "build"
+	StageTest    = "test"
+	StagePublish = "publish"
+	StageSBOM    = "sbom"
+	StageSign    = "sign"
+	StageAttest  = "attest"
+	StageVerify  = "verify"
+	StageRecord  = "record"
+)
+
+// Stages lists every stage in order.
+var Stages = []string{StageLock, StageBuild, StageTest, StagePublish, StageSBOM, StageSign, StageAttest, StageVerify, StageRecord}
+
+// Options are the inputs of one release.
+type Options struct {
+	Project *project.Project
+	Out     string // build output and records; default "dist"
+	// Build inputs, as for harden build.
+	WheelDir        string
+	IndexURL        string
+	CacheDir        string
+	SourceDateEpoch string
+	// Runtime runs the smoke tests: runc, docker, podman, chroot or "" (first usable).
+	Runtime string
+	// Repository overrides repository: in harden.yaml.
+	Repository string
+	// Tags are applied to the index once the release has verified.
+	Tags    []string
+	Storage attach.Storage
+	Signer  attest.SignerParams
+	// Pin lists manifests or Dockerfiles whose references to the
+	// repository are rewritten to the released digest.
+	Pin []string
+	// DryRun reports what each stage would do and changes nothing.
+	DryRun        bool
+	Registry      *registry.Client
+	HardenVersion string
+	Getenv        func(string) string
+	Progress      Progress
+	Now           func() time.Time
+	// AfterStage, when set, runs after each completed stage; an error
+	// stops the release there, as a failure would (fault injection).
+	AfterStage func(stage string) error
+}
+
+// run is the state of one release in progress.
+type run struct {
+	o       Options
+	repo    name.Repository
+	state   *State
+	epoch   int64
+	inputs  string
+	rec     *build.Record
+	image   name.Digest
+	signer  *sign.Signer
+	results []StageResult
+	verify  *verifyResult
+	sboms   []SBOMFile
+	signs   *attest.Report
+	atts    *attest.Report
+	final   *Record
+}
+
+// StageResult is how one stage ended.
+type StageResult struct {
+	Stage   string  `json:"stage"`
+	Status  string  `json:"status"` // done, skipped, planned, failed
+	Seconds float64 `json:"seconds"`
+	Detail  string  `json:"detail,omitempty"`
+}
+
+// Run releases the project and returns the record and every stage's
+// outcome (with DryRun, only the plan). On failure the error, a
+// *StopError, says which stage stopped, what already exists and how to
+// finish or roll back.
+func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
+	if o.Project == nil {
+		return nil, nil, errs.Input(errors.New("no project loaded"))
+	}
+	if o.Out == "" {
+		o.Out = "dist"
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	if o.Storage == "" {
+		o.Storage = attach.Both
+	}
+	r := &run{o: o}
+	if err := r.prepare(); err != nil {
+		return nil, nil, err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) (string, bool, error) // detail, skipped
+	}{
+		{StageLock, r.lock},
+		{StageBuild, r.build},
+		{StageTest, r.test},
+		{StagePublish, r.publish},
+		{StageSBOM, r.sbom},
+		{StageSign, r.sign},
+		{StageAttest, r.attest},
+		{StageVerify, r.verifyStage},
+		{StageRecord, r.record},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, r.results, r.stopped(s.name, err)
+		}
+		start := time.Now()
+		o.Progress.Start(s.name)
+		detail, skipped, err := s.fn(ctx)
+		res := StageResult{Stage: s.name, Seconds: time.Since(start).Seconds(), Detail: detail, Status: "done"}
+		switch {
+		case err != nil:
+			res.Status, res.Detail = "failed", firstLine(err.Error())
+		case o.DryRun:
+			res.Status = "planned"
+		case skipped:
+			res.Status = "skipped"
+		}
+		r.results = append(r.results, res)
+		o.Progress.End(res)
+		if err != nil {
+			return nil, r.results, r.stopped(s.name, err)
+		}
+		if o.AfterStage != nil && !o.DryRun {
+			if err := o.AfterStage(s.name); err != nil {
+				return nil, r.results, r.stopped(s.name, err)
+			}
+		}
+	}
+	if o.DryRun {
+		return nil, r.results, nil
+	}
+	return r.final, r.results, nil
+}
+
+func (r *run) logf(format string, args ...any) { r.o.Progress.Log(fmt.Sprintf(format, args...)) }
+
+// prepare resolves the repository and loads the state of earlier runs.
+func (r *run) prepare() error {
+	repo := r.o.Repository
+	if repo == "" {
+		repo = r.o.Project.Config.Repository
+	}
+	if repo == "" {
+		return errs.Input(fmt.Errorf("no target repository: set repository: in %s or pass --repo", r.o.Project.Config.Path))
+	}
+	rp, err := name.NewRepository(repo)
+	if err != nil {
+		return errs.Input(fmt.Errorf("repository %q: %w; use e.g. ghcr.io/org/pgcli (no tag or digest)", repo, err))
+	}
+	r.repo = rp
+	for _, t := range r.o.Tags {
+		if _, err := name.NewTag(rp.String() + ":" + t); err != nil {
+			return errs.Input(fmt.Errorf("--tag %q: %w", t, err))
+		}
+	}
+	for _, p := range r.o.Pin {
+		if _, err := os.Stat(p); err != nil {
+			return errs.Input(fmt.Errorf("--pin %s: %w", p, err))
+		}
+	}
+	st, err := ReadState(filepath.Join(r.o.Out, StateFile))
+	if err != nil {
+		return err
+	}
+	r.state = st
+	return nil
+}
+
+// stopped explains a failed release: what exists and what to do next.
+func (r *run) stopped(stage string, cause error) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "release stopped at stage %q: %v", stage, cause)
+	var done []string
+	for _, s := range r.results {
+		if s.Status == "done" || s.Status == "skipped" {
+			done = append(done, s.Stage)
+		}
+	}
+	if len(done) > 0 {
+		fmt.Fprintf(&b, "\n  completed: %s", strings.Join(done, ", "))
+	}
+	switch {
+	case r.state.Published != "":
+		fmt.Fprintf(&b, "\n  in the registry: %s, untagged", r.state.Published)
+		if r.state.Signed {
+			b.WriteString(", signed")
+		} else {
+			b.WriteString(", not signed")
+		}
+		switch {
+		case r.state.Verified:
+			b.WriteString(", attested and verified, but release.json is not written")
+		case r.state.Attested:
+			b.WriteString(" and attested, but not verified")
+		}
+		b.WriteString("\n  to finish: fix the cause and run the same harden release again; finished stages are checked and skipped, nothing is signed twice")
+		fmt.Fprintf(&b, "\n  to roll back: nothing points at %s by tag; delete it (and its sha256-* tags) with your registry's tools, or leave it unreferenced", r.state.Published)
+	case r.state.Digest != "":
+		fmt.Fprintf(&b, "\n  nothing was pushed; the build %s is in %s\n  to finish: fix the cause and run the same harden release again", r.state.Digest, r.o.Out)
+	default:
+		b.WriteString("\n  nothing was pushed or written\n  to finish: fix the cause and run harden release again")
+	}
+	return &StopError{Stage: stage, Err: cause, Published: r.state.Published, msg: b.String()}
+}
+
+// StopError is a release that stopped at Stage.
+type StopError struct {
+	Stage     string
+	Err       error
+	Published string // repo@sha256 if the image is in the registry
+	msg       string
+}
+
+func (e *StopError) Error() string { return e.msg }
+func (e *StopError) Unwrap() error { return e.Err }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,287 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/fixture"
+	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/sigstoretest"
+)
+
+const signer = "release@example.com"
+
+// env is what every release in these tests shares.
+type env struct {
+	fx    *fixture.Fixture
+	reg   string
+	base  string
+	st    *sigstoretest.Stack
+	rc    *registry.Client
+	cache string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("release pipeline: skipped in -short mode")
+	}
+	fx := fixture.Load(t)
+	if os.Geteuid() != 0 {
+		if os.Getenv("HARDEN_REQUIRE_E2E") == "1" {
+			t.Fatal("the smoke-test stage needs root for runc (HARDEN_REQUIRE_E2E=1)")
+		}
+		t.Skip("skipping: the smoke-test stage runs the image with runc, which needs root")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("skipping: the fixture image is linux/amd64 only")
+	}
+	reg := registrytest.StartReferrers(t)
+	idx, err := fx.BaseIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.ParseReference(reg + "/library/python:fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tag, idx); err != nil {
+		t.Fatal(err)
+	}
+	return &env{fx: fx, reg: reg, base: tag.Context().Digest(fx.BaseIndexDigest).String(),
+		st: sigstoretest.Start(t), rc: registry.New(), cache: t.TempDir()}
+}
+
+// options writes a project for repo into a fresh directory and returns
+// release options for it.
+func (e *env) options(t *testing.T, repo string) Options {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`name: pgcli
+version: %s-r1
+repository: %s
+base: %s
+requirements: requirements.in
+lock: requirements.lock
+user: {name: pgcli, uid: 10001, gid: 10001, home: /home/pgcli}
+entrypoint: [pgcli]
+source: {url: https://example.test/pgcli-container, revision: 0123456789abcdef0123456789abcdef01234567}
+smoke:
+  - name: version
+    args: [--version]
+    expect: {exitCode: 0, stdout: "Version: %s"}
+`, e.fx.PgcliVersion, repo, e.base, e.fx.PgcliVersion)
+	for p, b := range map[string][]byte{"harden.yaml": []byte(cfg), "requirements.lock": mustRead(t, e.fx.Lock), "requirements.in": mustRead(t, e.fx.RequirementsIn)} {
+		if err := os.WriteFile(filepath.Join(dir, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr, err := project.Load(context.Background(), filepath.Join(dir, "harden.yaml"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte(e.st.Issuer.Token(t, signer)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Options{
+		Project: pr, Out: filepath.Join(dir, "dist"), WheelDir: e.fx.WheelDir, CacheDir: e.cache,
+		SourceDateEpoch: strconv.FormatInt(e.fx.SourceDateEpoch, 10), Runtime: "runc",
+		Storage:  attach.Both,
+		Signer:   attest.SignerParams{IdentityTokenFile: tok, TrustedRoot: e.st.TrustedRootPath, SigningConfig: e.st.SigningConfigPath},
+		Registry: e.rc, HardenVersion: "test", Getenv: func(string) string { return "" },
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var errInjected = errors.New("injected failure")
+
+// TestResume stops a release after each stage, as a crash or a failing
+// service would, then runs it again: every rerun ends with the same
+// digest and exactly one signature and one attestation of each type per
+// manifest, in each layout. Before the publish stage nothing is in the
+// registry; before the sign stage nothing is signed.
+func TestResume(t *testing.T) {
+	e := setup(t)
+	if raceEnabled {
+		t.Log("race detector on: stopping after publish and sign only; make test also runs every boundary without it")
+	}
+	ctx := context.Background()
+	var want string
+	for i, stage := range Stages {
+		if raceEnabled && stage != StagePublish && stage != StageSign {
+			continue
+		}
+		t.Run(stage, func(t *testing.T) {
+			o := e.options(t, fmt.Sprintf("%s/resume/%s", e.reg, stage))
+			o.AfterStage = func(s string) error {
+				if s == stage {
+					return errInjected
+				}
+				return nil
+			}
+			_, results, err := Run(ctx, o)
+			var stop *StopError
+			if !errors.As(err, &stop) || stop.Stage != stage || !errors.Is(err, errInjected) {
+				t.Fatalf("first run: want a stop at %s, got %v", stage, err)
+			}
+			if len(results) != i+1 {
+				t.Errorf("first run reported %d stages, want %d", len(results), i+1)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "to finish: ") {
+				t.Errorf("the stop message does not say how to finish:\n%s", msg)
+			}
+			repo, _ := name.NewRepository(o.Project.Config.Repository)
+			pushed := i >= indexOf(StagePublish)
+			if pushed != strings.Contains(msg, "to roll back") {
+				t.Errorf("stop after %s: roll-back advice present = %v, want %v:\n%s", stage, !pushed, pushed, msg)
+			}
+			if pushed && stop.Published == "" {
+				t.Errorf("stop after %s does not name the published image", stage)
+			}
+			if !pushed {
+				if tags, err := remote.List(repo); err == nil && len(tags) > 0 {
+					t.Errorf("stop after %s left tags %v in the registry", stage, tags)
+				}
+			}
+			if i < indexOf(StageSign) && stop.Published != "" {
+				d, _ := name.NewDigest(stop.Published)
+				f, err := attach.New(e.rc).Find(ctx, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(f.Referrers)+len(f.Signatures)+len(f.Attestations) > 0 {
+					t.Errorf("stop after %s: something was signed already", stage)
+				}
+			}
+
+			o.AfterStage = nil
+			rec, results, err := Run(ctx, o)
+			if err != nil {
+				t.Fatalf("rerun after a stop at %s: %v", stage, err)
+			}
+			if want == "" {
+				want = rec.Digest
+			}
+			if rec.Digest != want {
+				t.Errorf("rerun gave %s, want %s", rec.Digest, want)
+			}
+			for j, r := range results[:i+1] {
+				// Lock always runs; verify and record always run.
+				if j > 0 && Stages[j] != StageVerify && Stages[j] != StageRecord && r.Status != "skipped" {
+					t.Errorf("rerun after a stop at %s: stage %s is %q, want skipped (%s)", stage, r.Stage, r.Status, r.Detail)
+				}
+			}
+			countEntries(t, e.rc, rec)
+			validateRecord(t, filepath.Join(o.Out, "release.json"))
+		})
+	}
+}
+
+func indexOf(stage string) int {
+	for i, s := range Stages {
+		if s == stage {
+			return i
+		}
+	}
+	return -1
+}
+
+// countEntries asserts one signature and one attestation of each type
+// per subject, in both layouts.
+func countEntries(t *testing.T, rc *registry.Client, rec *Record) {
+	t.Helper()
+	subjects := []string{rec.Image}
+	for _, p := range rec.Platforms {
+		subjects = append(subjects, p.Image)
+	}
+	for _, s := range subjects {
+		d, err := name.NewDigest(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := attach.New(rc).Find(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, r := range f.Referrers {
+			per[r.Annotations[attach.AnnotationPredType]]++
+		}
+		want := map[string]int{attest.CosignSignPredicateType: 1, "https://slsa.dev/provenance/v1": 1, "https://spdx.dev/Document": 1, "https://cyclonedx.org/bom": 1}
+		if fmt.Sprint(per) != fmt.Sprint(want) {
+			t.Errorf("%s: referrers by predicate type %v, want %v", d.DigestStr()[:19], per, want)
+		}
+		if len(f.Signatures) != 1 || len(f.Attestations) != 3 {
+			t.Errorf("%s: legacy layout has %d signature(s) and %d attestation(s), want 1 and 3", d.DigestStr()[:19], len(f.Signatures), len(f.Attestations))
+		}
+	}
+}
+
+// validateRecord checks release.json against docs/release-record.schema.json.
+func validateRecord(t *testing.T, path string) {
+	t.Helper()
+	schemaPath := filepath.Join("..", "..", "docs", "release-record.schema.json")
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	fh, err := os.Open(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	s, err := jsonschema.UnmarshalJSON(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource("release-record.schema.json", s); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("release-record.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("%s does not validate against the schema:\n%v", path, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(doc, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Verification.Verified || len(rec.Signatures) == 0 || len(rec.Attestations) == 0 || len(rec.SBOMs) != 2 {
+		t.Errorf("release record is missing proof: %+v", rec.Verification)
+	}
+}

@@ -30,6 +30,9 @@ func BenchmarkRelease(b *testing.B) {
 	}
 	st, cosign, reg, res, dir, harden, cfg, home := signingSetup(b)
 	crane, syft := testtools.Path(b, "crane"), testtools.Path(b, "syft")
+	// The epoch of the fixture build, so harden rebuilds the very image
+	// the peers push.
+	home = append(home, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", res.Fixture.SourceDateEpoch))
 	trust := []string{"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
 	tok := func() string {
 		p := filepath.Join(dir, "token")
@@ -43,6 +46,10 @@ func BenchmarkRelease(b *testing.B) {
 	warm := filepath.Join(dir, "warm")
 	runTool(b, home, harden, "release", "--config", cfg, "--out", warm, "--wheel-dir", res.Fixture.WheelDir,
 		"--repo", reg+"/bench/warmup", "--identity-token-file", tok(), "--progress", "plain", "--runtime", "runc", trust[0], trust[1], trust[2], trust[3])
+	var state struct{ Digest string }
+	if raw, err := os.ReadFile(filepath.Join(warm, "release-state.json")); err != nil || json.Unmarshal(raw, &state) != nil || state.Digest != res.Ref.DigestStr() {
+		b.Fatalf("harden built %q, the peers push %s (%v)", state.Digest, res.Ref.DigestStr(), err)
+	}
 	prov := provenancePredicate(b, res, dir)
 	n := 0
 	stages := map[string]float64{}

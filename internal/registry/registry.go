@@ -15,7 +15,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/harden-dev/harden/internal/errs"
 )
@@ -199,7 +198,7 @@ func (c *Client) PushIndex(ctx context.Context, repo name.Repository, idx v1.Ima
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("digest of index: %w", err)
 	}
-	if err := validate.Index(idx); err != nil {
+	if err := CheckContent(idx); err != nil {
 		return name.Digest{}, fmt.Errorf("refusing to push %s: local content does not match its digests: %w", d, err)
 	}
 	ref := repo.Digest(d.String())

@@ -11,7 +11,6 @@ import (
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/build"
@@ -73,7 +72,7 @@ func (r *run) lock(context.Context) (string, bool, error) {
 func (r *run) build(ctx context.Context) (string, bool, error) {
 	if r.state.Inputs == r.inputs && r.state.Digest != "" {
 		if idx, rec, err := build.ReadOutput(r.o.Out); err == nil && rec.Digest == r.state.Digest {
-			if err := validate.Index(idx); err == nil {
+			if err := registry.CheckContent(idx); err == nil {
 				r.rec = rec
 				return fmt.Sprintf("%s already built from these inputs (layout verified)", shortDigest(rec.Digest)), true, nil
 			}

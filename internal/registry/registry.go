@@ -241,3 +241,13 @@ func classify(err error) error {
 	}
 	return err
 }
+
+// Digest returns the digest a reference points to now (the index digest
+// for a multi-platform tag), with one HEAD request.
+func (c *Client) Digest(ctx context.Context, ref name.Reference) (string, error) {
+	desc, err := remote.Head(ref, c.with(ctx)...)
+	if err != nil {
+		return "", classify(fmt.Errorf("resolve %s: %w", ref, err))
+	}
+	return desc.Digest.String(), nil
+}

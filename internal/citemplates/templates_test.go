@@ -338,10 +338,29 @@ func checkVerifyIdentity(w *ghWorkflow) []string {
 	return []string{"no step runs harden verify"}
 }
 
-var workflowChecks = []struct {
+// check is one named rule over a parsed template.
+type check[T any] struct {
 	name string
-	fn   func(*ghWorkflow) []string
-}{
+	fn   func(T) []string
+}
+
+// runChecks parses data and returns each failing check's problems.
+func runChecks[T any](t *testing.T, data []byte, parse func([]byte) (T, error), checks []check[T]) map[string][]string {
+	t.Helper()
+	doc, err := parse(data)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	out := map[string][]string{}
+	for _, c := range checks {
+		if p := c.fn(doc); len(p) > 0 {
+			out[c.name] = p
+		}
+	}
+	return out
+}
+
+var workflowChecks = []check[*ghWorkflow]{
 	{"top-permissions", checkTopPermissions},
 	{"job-permissions", checkJobPermissions},
 	{"uses-pinned", checkUses},
@@ -355,17 +374,7 @@ var workflowChecks = []struct {
 
 func runWorkflowChecks(t *testing.T, data []byte) map[string][]string {
 	t.Helper()
-	w, err := parseWorkflow(data)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	out := map[string][]string{}
-	for _, c := range workflowChecks {
-		if p := c.fn(w); len(p) > 0 {
-			out[c.name] = p
-		}
-	}
-	return out
+	return runChecks(t, data, parseWorkflow, workflowChecks)
 }
 
 func TestReleaseWorkflow(t *testing.T) {
@@ -692,10 +701,7 @@ func checkGitLabVerify(p *glPipeline) []string {
 	return problems
 }
 
-var gitlabChecks = []struct {
-	name string
-	fn   func(*glPipeline) []string
-}{
+var gitlabChecks = []check[*glPipeline]{
 	{"id-tokens", checkGitLabIDTokens},
 	{"images", checkGitLabImages},
 	{"harden-install", func(p *glPipeline) []string { return checkHardenInstall(p.allScripts()) }},
@@ -704,17 +710,7 @@ var gitlabChecks = []struct {
 
 func runGitLabChecks(t *testing.T, data []byte) map[string][]string {
 	t.Helper()
-	p, err := parseGitLab(data)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	out := map[string][]string{}
-	for _, c := range gitlabChecks {
-		if got := c.fn(p); len(got) > 0 {
-			out[c.name] = got
-		}
-	}
-	return out
+	return runChecks(t, data, parseGitLab, gitlabChecks)
 }
 
 func TestGitLabExample(t *testing.T) {

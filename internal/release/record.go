@@ -163,10 +163,7 @@ func (r *run) record(ctx context.Context) (string, bool, error) {
 		}
 		return d, false, nil
 	}
-	rel, err := r.readRelease()
-	if err != nil {
-		return "", false, err
-	}
+	rel := r.rel
 	if len(r.o.Tags) > 0 {
 		idx, err := r.o.Registry.Index(ctx, r.image)
 		if err != nil {

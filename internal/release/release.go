@@ -22,6 +22,7 @@ import (
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/sign"
 )
@@ -83,6 +84,7 @@ type run struct {
 	inputs  string
 	rec     *build.Record
 	image   name.Digest
+	rel     *publish.Release // the publish record of image
 	signer  *sign.Signer
 	results []StageResult
 	verify  *verifyResult

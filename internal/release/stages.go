@@ -140,7 +140,7 @@ func (r *run) publish(ctx context.Context) (string, bool, error) {
 	want := r.repo.Digest(r.rec.Digest)
 	if r.state.Published == want.String() {
 		if rel, err := r.readRelease(); err == nil && rel.Image == want.String() && r.present(ctx, rel) == nil {
-			r.image = want
+			r.image, r.rel = want, rel
 			return want.String() + " is in the registry (index and every platform manifest)", true, nil
 		}
 	}
@@ -148,7 +148,12 @@ func (r *run) publish(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	r.image = want
+	// The push read back the index; the platform manifests are proved
+	// here, so the stages after this one sign a complete image.
+	if err := r.present(ctx, rel); err != nil {
+		return "", false, fmt.Errorf("after the push: %w", err)
+	}
+	r.image, r.rel = want, rel
 	r.state.Published = rel.Image
 	if err := r.saveState(); err != nil {
 		return "", false, err
@@ -157,7 +162,8 @@ func (r *run) publish(ctx context.Context) (string, bool, error) {
 }
 
 // present proves that the index and every platform manifest are in the
-// registry: nothing is signed before that holds.
+// registry: the publish stage ends only when that holds, so nothing is
+// signed before it does.
 func (r *run) present(ctx context.Context, rel *publish.Release) error {
 	refs := []string{rel.Image}
 	for _, p := range rel.Platforms {
@@ -245,13 +251,7 @@ func (r *run) sign(ctx context.Context) (string, bool, error) {
 		}
 		return fmt.Sprintf("would sign the index and every platform manifest %s, storage %s", how, r.o.Storage), false, nil
 	}
-	rel, err := r.readRelease()
-	if err != nil {
-		return "", false, err
-	}
-	if err := r.present(ctx, rel); err != nil {
-		return "", false, fmt.Errorf("refusing to sign an image that is not completely in the registry: %w", err)
-	}
+	// The publish stage proved the whole image is in the registry.
 	signer, err := attest.NewSigner(ctx, r.o.Signer)
 	if err != nil {
 		return "", false, err

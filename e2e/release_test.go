@@ -103,6 +103,20 @@ func TestRelease(t *testing.T) {
 				t.Errorf("verify with another identity: %s", bad)
 			}
 
+			// The released image rebuilds from its own provenance, through
+			// both entry points; without its wheels it exits 3.
+			rb := run(t, nil, append(cmd[1:], "--rebuild")...)
+			if rb.code != 0 || !strings.Contains(rb.stdout, "PASS  rebuild") {
+				t.Errorf("verify --rebuild: %s", rb)
+			}
+			rcmd := append([]string{"rebuild"}, cmd[2:]...)
+			if r := run(t, nil, rcmd...); r.code != 0 || !strings.Contains(r.stdout, "reproducible: ") || !strings.Contains(r.stdout, rec.Digest) {
+				t.Errorf("rebuild: %s", r)
+			}
+			if r := run(t, nil, append(rcmd, "--wheel-dir", t.TempDir())...); r.code != 3 || !strings.Contains(r.stderr, "input unavailable") {
+				t.Errorf("rebuild without wheels: %s", r)
+			}
+
 			// A rerun signs nothing and moves nothing.
 			again := run(t, []string{epoch}, append(args, "--progress", "plain")...)
 			if again.code != 0 {

@@ -57,6 +57,9 @@ rm -rf "$work/export"
 "$HARDEN" export "$image" --out "$work/export"
 "$HARDEN" verify --layout "$work/export" --offline "${identity[@]}" | tail -n 1
 
+step "rebuild from the signed provenance alone and compare digests"
+"$HARDEN" rebuild "$image" "${identity[@]}" | tail -n 1
+
 echo
 echo "released: $image"
 echo "record:   $work/dist/release.json, $work/dist/release.md"

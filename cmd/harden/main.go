@@ -73,7 +73,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.config, "config", config.DefaultPath, "image definition (harden.yaml)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json")
 	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g),
-		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g))
+		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g))
 	return root
 }
 

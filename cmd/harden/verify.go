@@ -3,60 +3,24 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/rebuild"
 	"github.com/harden-dev/harden/internal/verify"
 )
 
-func newVerifyCmd(g *globals) *cobra.Command {
-	var o verify.Options
-	var idf verify.IdentityFlags
-	var inputPath string
-	cmd := &cobra.Command{
-		Use:   "verify IMAGE@sha256:DIGEST | --layout DIR",
-		Short: "Prove an image is signed, attested and configured as it claims",
-		Long: `Verify checks, for the index and each platform manifest: a signature by the
-expected identity (or key); signed SLSA v1 provenance about this digest with the
-base pinned by digest and the lock digest; signed SBOMs that agree with the
-provenance; a non-root user and an entrypoint. It reads OCI 1.1 referrers (and
-the fallback tag) and cosign .sig/.att tags. Exit 0 when every check passes,
-1 when one fails.`,
-		Args: args(cobra.RangeArgs(0, 1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if len(a) == 1 {
-				o.Image = a[0]
-			} else if o.Layout == "" {
-				return errs.Input(fmt.Errorf("name the image (REPO@sha256:…) or an export (--layout DIR)"))
-			}
-			o.Registry = g.registry()
-			if o.KeyPath == "" {
-				id, err := verify.ResolveIdentity(idf)
-				if err != nil {
-					return err
-				}
-				o.Identity = id
-			}
-			rep, err := verify.Verify(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			if inputPath != "" {
-				if err := verify.WriteInput(inputPath, rep.Input); err != nil {
-					return err
-				}
-			}
-			if err := g.emit(rep, func(w io.Writer) { renderVerify(w, rep) }); err != nil {
-				return err
-			}
-			if !rep.Verified {
-				return errs.Check(fmt.Errorf("%s: %d check(s) failed", rep.Image, len(rep.Failed())))
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
+// verifyFlags are the flags verify and rebuild share.
+type verifyFlags struct {
+	o   verify.Options
+	idf verify.IdentityFlags
+}
+
+func (v *verifyFlags) add(f *pflag.FlagSet) {
+	o, idf := &v.o, &v.idf
 	f.StringVar(&idf.Subject, "certificate-identity", "", "exact certificate SAN of the signer")
 	f.StringVar(&idf.SubjectRegexp, "certificate-identity-regexp", "", "SAN regexp (always anchored ^…$)")
 	f.StringVar(&idf.Issuer, "certificate-oidc-issuer", "", "OIDC issuer in the certificate (required for keyless)")
@@ -74,8 +38,95 @@ the fallback tag) and cosign .sig/.att tags. Exit 0 when every check passes,
 	f.StringVar(&o.SourceRef, "source-ref", "", "require this source revision (with --source-repo)")
 	f.StringArrayVar(&o.Policies, "policy", nil, "extra Rego policy file or directory (repeatable; package harden, deny/warn rules)")
 	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply the shipped policy/pgcli.rego")
-	f.StringVar(&inputPath, "policy-input", "", "also write the policy input document to this file")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept signatures without a transparency log entry (legacy storage with Rekor v2, air-gapped keys)")
+}
+
+// options completes the verify options from the arguments.
+func (v *verifyFlags) options(g *globals, a []string) (verify.Options, error) {
+	o := v.o
+	if len(a) == 1 {
+		o.Image = a[0]
+	} else if o.Layout == "" {
+		return o, errs.Input(fmt.Errorf("name the image (REPO@sha256:…) or an export (--layout DIR)"))
+	}
+	o.Registry = g.registry()
+	if o.KeyPath == "" {
+		id, err := verify.ResolveIdentity(v.idf)
+		if err != nil {
+			return o, err
+		}
+		o.Identity = id
+	}
+	return o, nil
+}
+
+// rebuildFlags say where a rebuild's inputs come from.
+type rebuildFlags struct{ o rebuild.Options }
+
+func (r *rebuildFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&r.o.WheelDir, "wheel-dir", "", "take the wheels from this directory (matched by sha256) instead of their recorded URLs")
+	f.StringVar(&r.o.IndexURL, "index-url", "", "take the wheels from this simple index (a mirror) instead of their recorded URLs")
+	f.StringVar(&r.o.BaseRepository, "base-repository", "", "pull the base (same digest) from this repository, e.g. a mirror")
+	f.StringVar(&r.o.CacheDir, "cache-dir", "", "keep downloaded wheels here (default: a temporary directory, removed afterwards)")
+}
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var vf verifyFlags
+	var rf rebuildFlags
+	var inputPath string
+	var doRebuild bool
+	cmd := &cobra.Command{
+		Use:   "verify IMAGE@sha256:DIGEST | --layout DIR",
+		Short: "Prove an image is signed, attested and configured as it claims",
+		Long: `Verify checks, for the index and each platform manifest: a signature by the
+expected identity (or key); signed SLSA v1 provenance about this digest with the
+base pinned by digest and the lock digest; signed SBOMs that agree with the
+provenance; a non-root user and an entrypoint. It reads OCI 1.1 referrers (and
+the fallback tag) and cosign .sig/.att tags. With --rebuild it also rebuilds the
+image from its provenance and requires the same digest (see harden rebuild).
+Exit 0 when every check passes, 1 when one fails, 3 when a rebuild input cannot
+be obtained.`,
+		Args: args(cobra.RangeArgs(0, 1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o, err := vf.options(g, a)
+			if err != nil {
+				return err
+			}
+			var rep *verify.Report
+			var rebuildErr error
+			if doRebuild {
+				ro := rf.o
+				ro.Verify, ro.Log = o, g.logf
+				res, err := rebuild.Run(cmd.Context(), ro)
+				if res == nil {
+					return err
+				}
+				rep, rebuildErr = res.Report, err
+			} else if rep, err = verify.Verify(cmd.Context(), o); err != nil {
+				return err
+			}
+			if inputPath != "" {
+				if err := verify.WriteInput(inputPath, rep.Input); err != nil {
+					return err
+				}
+			}
+			if err := g.emit(rep, func(w io.Writer) { renderVerify(w, rep) }); err != nil {
+				return err
+			}
+			if errs.ExitCode(rebuildErr) == errs.CodeUnreachable || errs.ExitCode(rebuildErr) == errs.CodeInput {
+				return rebuildErr
+			}
+			if !rep.Verified {
+				return errs.Check(fmt.Errorf("%s: %d check(s) failed", rep.Image, len(rep.Failed())))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	vf.add(f)
+	rf.add(f)
+	f.StringVar(&inputPath, "policy-input", "", "also write the policy input document to this file")
+	f.BoolVar(&doRebuild, "rebuild", false, "also rebuild the image from its provenance and require the same digest")
 	return cmd
 }
 
@@ -86,7 +137,7 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 		if !c.Passed {
 			status = "FAIL"
 		}
-		fmt.Fprintf(w, "%s  %-10s %s  %s\n", status, c.Name, short(c.Subject), c.Reason)
+		fmt.Fprintf(w, "%s  %-10s %s  %s\n", status, c.Name, short(c.Subject), strings.ReplaceAll(c.Reason, "\n", "\n      "))
 	}
 	for _, m := range rep.Warnings {
 		fmt.Fprintf(w, "WARN  policy     %s\n", m)

@@ -40,6 +40,13 @@ type Options struct {
 	Registry *registry.Client
 	Epoch    time.Time
 	Git      gitinfo.Info
+	// Picks, when set, are the exact files to install per platform
+	// ("linux/amd64"), replacing selection from the lock. harden rebuild
+	// replays a provenance's wheels this way.
+	Picks map[string][]wheels.Pick
+	// BaseRepository, when set, is where the base is pulled from (a
+	// mirror); the pinned digest and the recorded base name stay.
+	BaseRepository string
 	// Log receives one line per step; nil discards.
 	Log func(format string, args ...any)
 }
@@ -57,7 +64,14 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 		return nil, nil, errs.Input(err)
 	}
 	logf("base %s", baseRef)
-	bases, err := basePlatforms(ctx, o.Registry, baseRef, c.Platforms)
+	pullRef := baseRef
+	if o.BaseRepository != "" {
+		if pullRef, err = name.NewDigest(o.BaseRepository + "@" + baseRef.DigestStr()); err != nil {
+			return nil, nil, errs.Input(fmt.Errorf("base mirror %q: %w; give a repository such as mirror.example.com/library/python", o.BaseRepository, err))
+		}
+		logf("base pulled from %s", pullRef)
+	}
+	bases, err := basePlatforms(ctx, o.Registry, pullRef, c.Platforms)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,8 +87,12 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 	requested := map[string]bool{}
 	if o.Input != nil {
 		for _, r := range o.Input.Requirements {
+			if !requested[r.Key] {
+				rec.Requirements = append(rec.Requirements, r.Key)
+			}
 			requested[r.Key] = true
 		}
+		sort.Strings(rec.Requirements)
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var adds []mutate.IndexAddendum
@@ -199,8 +217,10 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 	if err != nil {
 		return nil, nil, errs.Input(err)
 	}
-	picks, err := wheels.Select(ctx, o.Source, o.Lock, target, menv, b.platform)
-	if err != nil {
+	var picks []wheels.Pick
+	if o.Picks != nil {
+		picks = append(picks, o.Picks[b.platform]...)
+	} else if picks, err = wheels.Select(ctx, o.Source, o.Lock, target, menv, b.platform); err != nil {
 		return nil, nil, err
 	}
 	sort.Slice(picks, func(i, j int) bool { return picks[i].Req.Key < picks[j].Req.Key })

@@ -26,6 +26,9 @@ type Record struct {
 	Lock            LockRecord       `json:"lock"`
 	Source          SourceRecord     `json:"source"`
 	SourceDateEpoch int64            `json:"sourceDateEpoch"`
+	// Requirements are the normalised names of the top-level
+	// requirements (requirements.in); their wheels are marked REQUESTED.
+	Requirements []string `json:"requirements,omitempty"`
 	// StartedOn and FinishedOn are wall-clock times of the build run, for
 	// provenance. They are not part of the image.
 	StartedOn  time.Time `json:"startedOn"`

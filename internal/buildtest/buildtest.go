@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
@@ -34,6 +35,7 @@ type Result struct {
 	Release  *publish.Release
 	Index    v1.ImageIndex
 	Lock     *lock.File
+	Config   *config.Config
 	Client   *registry.Client
 }
 
@@ -119,7 +121,7 @@ source:
 		t.Fatal(err)
 	}
 	return &Result{Fixture: fx, Registry: reg, Repo: ref.Context(), Ref: ref, Out: out,
-		Record: rec, Release: rel, Index: idx, Lock: pr.Lock, Client: rc}
+		Record: rec, Release: rel, Index: idx, Lock: pr.Lock, Config: pr.Config, Client: rc}
 }
 
 // Image returns the platform image of the build for platform p

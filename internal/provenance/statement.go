@@ -322,12 +322,29 @@ type externalParams struct {
 	SourceDateEpoch int64         `json:"sourceDateEpoch"`
 	LockDigest      string        `json:"lockDigest"`
 	BaseImage       string        `json:"baseImage"`
+	// The rest is what a rebuild needs beyond the above; each is left
+	// out when unset.
+	Cmd          []string          `json:"cmd,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	WorkingDir   string            `json:"workingDir,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Python       *pythonOverrides  `json:"python,omitempty"`
+	Requirements []string          `json:"requirements,omitempty"`
 }
 
 type userParams struct {
 	Name string `json:"name"`
 	UID  int    `json:"uid"`
 	GID  int    `json:"gid"`
+	Home string `json:"home,omitempty"`
+}
+
+// pythonOverrides are harden.yaml's python settings, which replace what
+// harden would detect in the base.
+type pythonOverrides struct {
+	Interpreter  string `json:"interpreter,omitempty"`
+	SitePackages string `json:"sitePackages,omitempty"`
+	Scripts      string `json:"scripts,omitempty"`
 }
 
 type sourceParams struct {
@@ -345,6 +362,7 @@ func externalParameters(rec *build.Record, c *config.Config, repo string) extern
 		SourceDateEpoch: rec.SourceDateEpoch,
 		LockDigest:      rec.Lock.Digest,
 		BaseImage:       rec.Base.Name + "@" + rec.Base.Digest,
+		Requirements:    rec.Requirements,
 	}
 	for _, pl := range rec.Platforms {
 		ep.Platforms = append(ep.Platforms, pl.Platform)
@@ -353,8 +371,18 @@ func externalParameters(rec *build.Record, c *config.Config, repo string) extern
 		ep.Source = &sourceParams{URL: redactURL(rec.Source.URL), Revision: rec.Source.Revision}
 	}
 	if c != nil {
-		ep.User = &userParams{Name: c.User.Name, UID: c.User.UID, GID: c.User.GID}
+		ep.User = &userParams{Name: c.User.Name, UID: c.User.UID, GID: c.User.GID, Home: c.User.Home}
 		ep.Entrypoint = c.Entrypoint
+		ep.Cmd, ep.WorkingDir = c.Cmd, c.WorkingDir
+		if len(c.Env) > 0 {
+			ep.Env = c.Env
+		}
+		if len(c.Labels) > 0 {
+			ep.Labels = c.Labels
+		}
+		if py := (pythonOverrides{Interpreter: c.Python.Interpreter, SitePackages: c.Python.SitePackages, Scripts: c.Python.Scripts}); py != (pythonOverrides{}) {
+			ep.Python = &py
+		}
 	}
 	return ep
 }

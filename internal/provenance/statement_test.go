@@ -66,6 +66,7 @@ func testRecord() *build.Record {
 		Lock:            build.LockRecord{Path: "requirements.lock", Digest: dg("lock")},
 		Source:          build.SourceRecord{URL: "https://github.com/org/pgcli-container", Revision: testCommit},
 		SourceDateEpoch: 1700000000,
+		Requirements:    []string{"pgcli"},
 		StartedOn:       started,
 		FinishedOn:      started.Add(95 * time.Second),
 	}
@@ -76,6 +77,7 @@ func testConfig() *config.Config {
 		Name: "pgcli", Version: "4.3.0-r1", Repository: "ghcr.io/org/pgcli",
 		User:       config.User{Name: "pgcli", UID: 10001, GID: 10001, Home: "/home/pgcli"},
 		Entrypoint: []string{"pgcli"},
+		Env:        map[string]string{"LANG": "C.UTF-8"},
 	}
 }
 
@@ -236,7 +238,9 @@ func TestStatementParameters(t *testing.T) {
 	wantExt := map[string]any{
 		"name": "pgcli", "version": "4.3.0-r1", "repository": "ghcr.io/org/pgcli",
 		"platforms":       []any{"linux/amd64", "linux/arm64"},
-		"user":            map[string]any{"name": "pgcli", "uid": 10001.0, "gid": 10001.0},
+		"user":            map[string]any{"name": "pgcli", "uid": 10001.0, "gid": 10001.0, "home": "/home/pgcli"},
+		"env":             map[string]any{"LANG": "C.UTF-8"},
+		"requirements":    []any{"pgcli"},
 		"entrypoint":      []any{"pgcli"},
 		"source":          map[string]any{"url": "https://github.com/org/pgcli-container", "revision": testCommit},
 		"sourceDateEpoch": 1700000000.0,

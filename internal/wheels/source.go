@@ -6,6 +6,7 @@ package wheels
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -221,6 +222,11 @@ func (ix *Index) Files(ctx context.Context, key string) ([]File, error) {
 
 // Open downloads a file.
 func (ix *Index) Open(ctx context.Context, f File) (io.ReadCloser, error) {
+	return download(ctx, ix.client, f)
+}
+
+// download GETs f.URL. Server failures and throttling are Unreachable.
+func download(ctx context.Context, client *http.Client, f File) (io.ReadCloser, error) {
 	u, err := url.Parse(f.URL)
 	if err != nil {
 		return nil, fmt.Errorf("file URL %q: %w", f.URL, err)
@@ -229,7 +235,7 @@ func (ix *Index) Open(ctx context.Context, f File) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := ix.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, errs.Unreachable(fmt.Errorf("download %s: %w", f.Filename, err))
 	}
@@ -242,4 +248,39 @@ func (ix *Index) Open(ctx context.Context, f File) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return resp.Body, nil
+}
+
+// Recorded opens each file at the URL it was recorded with (https:// or
+// file://), as a provenance names it. It cannot list a project's files.
+type Recorded struct{ client *http.Client }
+
+// NewRecorded returns a source over recorded URLs; nil hc means
+// http.DefaultClient.
+func NewRecorded(hc *http.Client) *Recorded {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Recorded{client: hc}
+}
+
+func (r *Recorded) String() string { return "the recorded URLs" }
+
+// Files is not supported: there is no index to ask.
+func (r *Recorded) Files(context.Context, string) ([]File, error) {
+	return nil, errors.New("recorded URLs cannot be listed; use a wheel dir or an index")
+}
+
+// Open reads a file:// path or downloads an http(s) URL.
+func (r *Recorded) Open(ctx context.Context, f File) (io.ReadCloser, error) {
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return nil, fmt.Errorf("file URL %q: %w", f.URL, err)
+	}
+	switch u.Scheme {
+	case "file":
+		return os.Open(u.Path)
+	case "http", "https":
+		return download(ctx, r.client, f)
+	}
+	return nil, fmt.Errorf("%s: recorded URL %q is neither file:// nor http(s)://", f.Filename, f.URL)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -251,5 +252,56 @@ func TestIndexUnreachable(t *testing.T) {
 	}
 	if _, err := NewIndex("ftp://x", nil); errs.ExitCode(err) != errs.CodeInput {
 		t.Errorf("ftp index: %v", err)
+	}
+}
+
+func TestRecorded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a-1-py3-none-any.whl")
+	if err := os.WriteFile(p, []byte("wheel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok.whl":
+			fmt.Fprint(w, "remote")
+		case "/busy.whl":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	src := NewRecorded(srv.Client())
+	read := func(u string) (string, error) {
+		rc, err := src.Open(ctx, File{Filename: "x.whl", URL: u})
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	if got, err := read("file://" + p); err != nil || got != "wheel" {
+		t.Errorf("file URL: %q %v", got, err)
+	}
+	if got, err := read(srv.URL + "/ok.whl"); err != nil || got != "remote" {
+		t.Errorf("http URL: %q %v", got, err)
+	}
+	if _, err := read("file://" + filepath.Join(dir, "gone.whl")); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := read(srv.URL + "/gone.whl"); err == nil || !strings.Contains(err.Error(), "404") || errs.ExitCode(err) == errs.CodeUnreachable {
+		t.Errorf("404: %v", err)
+	}
+	if _, err := read(srv.URL + "/busy.whl"); errs.ExitCode(err) != errs.CodeUnreachable {
+		t.Errorf("503 should be unreachable: %v", err)
+	}
+	if _, err := read("ftp://example.test/x.whl"); err == nil || !strings.Contains(err.Error(), "neither file:// nor http") {
+		t.Errorf("ftp: %v", err)
+	}
+	if _, err := src.Files(ctx, "a"); err == nil {
+		t.Error("Files should be refused")
 	}
 }

@@ -1,0 +1,97 @@
+package provenance
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+func TestReadInputsRoundTrip(t *testing.T) {
+	p := testParams()
+	p.Config.Cmd = []string{"--help"}
+	p.Config.WorkingDir = "/srv"
+	p.Config.Labels = map[string]string{"org.example.team": "db"}
+	p.Config.Python.Interpreter = "/usr/bin/python3"
+	st, prov := mustStatement(t, p)
+	in, err := ReadInputs(st, prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := in.Config
+	if c.Name != "pgcli" || c.Version != "4.3.0-r1" || c.Repository != "ghcr.io/org/pgcli" || c.Base != "python:3.12-slim@"+dg("base-index") {
+		t.Errorf("identity: %+v", c)
+	}
+	if !reflect.DeepEqual(c.Platforms, []string{"linux/amd64", "linux/arm64"}) || c.User != p.Config.User ||
+		!reflect.DeepEqual(c.Entrypoint, []string{"pgcli"}) || !reflect.DeepEqual(c.Cmd, []string{"--help"}) ||
+		c.WorkingDir != "/srv" || c.Env["LANG"] != "C.UTF-8" || c.Labels["org.example.team"] != "db" ||
+		c.Python.Interpreter != "/usr/bin/python3" || c.Source.Revision != testCommit {
+		t.Errorf("settings not carried over: %+v", c)
+	}
+	if !in.Epoch.Equal(time.Unix(1700000000, 0)) || in.LockDigest != dg("lock") || in.LockPath != "requirements.lock" ||
+		!reflect.DeepEqual(in.Requirements, []string{"pgcli"}) {
+		t.Errorf("epoch/lock/requirements: %v %s %s %v", in.Epoch, in.LockDigest, in.LockPath, in.Requirements)
+	}
+	if in.Subjects[""] != dg("index") || in.Subjects["linux/arm64"] != dg("arm64") {
+		t.Errorf("subjects %v", in.Subjects)
+	}
+	for plat, want := range map[string]string{"linux/amd64": "x86_64", "linux/arm64": "aarch64"} {
+		ws := in.ForPlatform(plat)
+		if len(ws) != 4 {
+			t.Fatalf("%s: %d wheels, want 4", plat, len(ws))
+		}
+		found := false
+		for _, w := range ws {
+			if w.Name == "psycopg-binary" {
+				found = strings.Contains(w.Filename, want) && w.SHA256 == hexOf(w.Filename) && w.Version == "3.2.3" &&
+					w.URI == "https://files.example.test/packages/"+w.Filename
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s psycopg-binary wheel in %+v", plat, want, ws)
+		}
+	}
+}
+
+func TestReadInputsRefuses(t *testing.T) {
+	cases := map[string]struct {
+		edit func(ext map[string]any)
+		bt   string
+		want string
+	}{
+		"other build type":    {bt: "https://example.com/other", want: "only harden's own build"},
+		"no user":             {edit: func(e map[string]any) { delete(e, "user") }, want: "lacks externalParameters user"},
+		"base by tag":         {edit: func(e map[string]any) { e["baseImage"] = "python:3.12-slim" }, want: "baseImage (pinned by digest)"},
+		"no epoch, no lock":   {edit: func(e map[string]any) { delete(e, "sourceDateEpoch"); delete(e, "lockDigest") }, want: "sourceDateEpoch, lockDigest"},
+		"lock digest unknown": {edit: func(e map[string]any) { e["lockDigest"] = dg("other") }, want: "no resolvedDependencies entry has the lock digest"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st, prov := mustStatement(t, testParams())
+			bd := prov.GetBuildDefinition()
+			if tc.bt != "" {
+				bd.BuildType = tc.bt
+			}
+			if tc.edit != nil {
+				ext := bd.GetExternalParameters().AsMap()
+				tc.edit(ext)
+				s, err := structpb.NewStruct(ext)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bd.ExternalParameters = s
+			}
+			_, err := ReadInputs(st, prov)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if errs.ExitCode(err) != errs.CodeInput {
+				t.Errorf("exit code %d, want %d", errs.ExitCode(err), errs.CodeInput)
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package rebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/lock"
+	"github.com/harden-dev/harden/internal/provenance"
+	"github.com/harden-dev/harden/internal/wheel"
+	"github.com/harden-dev/harden/internal/wheels"
+)
+
+// wheelSource is the wheel dir, the index mirror, or else the URLs the
+// provenance records.
+func wheelSource(o Options) (wheels.Source, error) {
+	switch {
+	case o.WheelDir != "":
+		return wheels.NewDir(o.WheelDir), nil
+	case o.IndexURL != "":
+		return wheels.NewIndex(o.IndexURL, o.HTTPClient)
+	}
+	return wheels.NewRecorded(o.HTTPClient), nil
+}
+
+// obtainWheels fetches every recorded wheel into the cache, checking its
+// sha256, and returns the picks per platform. It tries them all, then
+// names every one that could not be obtained.
+func obtainWheels(ctx context.Context, in *provenance.Inputs, src wheels.Source, cache *wheels.Cache, logf func(string, ...any)) (map[string][]wheels.Pick, error) {
+	files := make(map[string]wheels.File, len(in.Wheels))
+	var missing []string
+	for _, w := range in.Wheels {
+		f, err := locate(ctx, src, w)
+		if err == nil {
+			_, err = cache.Fetch(ctx, src, f, w.SHA256)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			missing = append(missing, fmt.Sprintf("%s %s (%s, sha256:%s): %v", w.Name, w.Version, w.Filename, w.SHA256, err))
+			continue
+		}
+		files[w.SHA256] = f
+	}
+	if len(missing) > 0 {
+		return nil, errs.Unreachable(fmt.Errorf("input unavailable: %d of %d wheels cannot be obtained from %s:\n  %s\npoint --wheel-dir or --index-url at a copy that still has them",
+			len(missing), len(in.Wheels), src, strings.Join(missing, "\n  ")))
+	}
+	logf("obtained %d wheels from %s, each matching its recorded sha256", len(files), src)
+	picks := map[string][]wheels.Pick{}
+	for _, p := range in.Config.Platforms {
+		picks[p] = []wheels.Pick{}
+		for _, w := range in.ForPlatform(p) {
+			fn, err := wheel.ParseFilename(w.Filename)
+			if err != nil {
+				return nil, errs.Input(fmt.Errorf("provenance wheel %q: %w", w.Filename, err))
+			}
+			req := lock.Requirement{Name: w.Name, Key: wheel.NormalizeName(w.Name), Version: w.Version, Hashes: []string{w.SHA256}}
+			picks[p] = append(picks[p], wheels.Pick{Req: req, File: files[w.SHA256], Wheel: fn})
+		}
+	}
+	return picks, nil
+}
+
+// locate finds w in src: at its recorded URL, or by filename and sha256
+// in a wheel dir or index.
+func locate(ctx context.Context, src wheels.Source, w provenance.Wheel) (wheels.File, error) {
+	if _, ok := src.(*wheels.Recorded); ok {
+		if w.URI == "" {
+			return wheels.File{}, errors.New("the provenance records no URL for it; use --wheel-dir or --index-url")
+		}
+		return wheels.File{Filename: w.Filename, URL: w.URI, SHA256: w.SHA256}, nil
+	}
+	fs, err := src.Files(ctx, wheel.NormalizeName(w.Name))
+	if err != nil {
+		return wheels.File{}, err
+	}
+	var other []string
+	for _, f := range fs {
+		if f.Filename != w.Filename {
+			continue
+		}
+		if f.SHA256 == "" || f.SHA256 == w.SHA256 {
+			f.SHA256 = w.SHA256
+			return f, nil
+		}
+		other = append(other, "sha256:"+f.SHA256)
+	}
+	if len(other) > 0 {
+		return wheels.File{}, fmt.Errorf("%s offers this file with different content (%s)", src, strings.Join(other, ", "))
+	}
+	return wheels.File{}, fmt.Errorf("not in %s", src)
+}

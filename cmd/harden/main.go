@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/spf13/cobra"
 
 	"github.com/harden-dev/harden/internal/config"
@@ -27,6 +28,7 @@ var version = "dev"
 type globals struct {
 	config string
 	output string
+	debug  bool
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -55,6 +57,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			if g.output != "text" && g.output != "json" {
 				return errs.Input(fmt.Errorf("--output %q: use text or json", g.output))
 			}
+			if g.debug {
+				// go-containerregistry's request log; it redacts
+				// Authorization headers and token responses.
+				logs.Debug.SetOutput(g.stderr)
+				logs.Warn.SetOutput(g.stderr)
+			}
 			return nil
 		},
 	}
@@ -72,6 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errs.Input(err) })
 	root.PersistentFlags().StringVar(&g.config, "config", config.DefaultPath, "image definition (harden.yaml)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json")
+	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every registry request and response to stderr (credentials redacted)")
 	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g),
 		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g))
 	return root

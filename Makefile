@@ -43,8 +43,9 @@ tools:
 test: setup registry fixtures tools
 	HARDEN_TEST_REGISTRY=$(REGISTRY) HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 HARDEN_REQUIRE_PIP=1 \
 		$(GO) test -race -count=1 ./...
-	# Every stage boundary of the resume test (a subset runs under -race).
-	HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 $(GO) test -count=1 -run '^TestResume$$' ./internal/release
+	# Every stage boundary of the resume test (a subset runs under -race),
+	# and the release fault sweep, which is too slow for -race.
+	HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 $(GO) test -count=1 -run '^(TestResume|TestReleaseFaultSweep)$$' ./internal/release
 
 # Unit tests only: no setup, no root; end-to-end tests skip with a reason.
 test-short:

@@ -165,6 +165,29 @@ func TestBadInput(t *testing.T) {
 		}, code: 2, contains: []string{"@sha256:", "no tag or digest"}},
 		{name: "cli: publish without a build", args: func(p *project, out string) []string { return []string{"publish", "--config", p.Config, "--out", out} }, code: 2, contains: []string{"build.json", "run harden build first"}},
 		{name: "cli: test without a build", args: func(p *project, out string) []string { return []string{"test", "--config", p.Config, "--out", out} }, code: 2, contains: []string{"build.json", "run harden build first"}},
+		// verify, rebuild, release, lint
+		{name: "verify: no image", args: func(p *project, out string) []string { return []string{"verify", "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i"} },
+			code: 2, contains: []string{"REPO@sha256", "--layout"}},
+		{name: "verify: no identity", args: func(p *project, out string) []string { return []string{"verify", base} }, code: 2, contains: []string{"--certificate-identity"}},
+		{name: "verify: policy that does not compile", args: func(p *project, out string) []string {
+			bad := filepath.Join(p.Dir, "bad.rego")
+			if err := os.WriteFile(bad, []byte("package harden\ndeny contains msg if {\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"verify", base, "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i", "--policy", bad}
+		}, code: 2, contains: []string{"bad.rego"}},
+		{name: "verify: layout that is not an export", args: func(p *project, out string) []string {
+			return []string{"verify", "--layout", p.Dir, "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i"}
+		}, code: 2, contains: []string{"not an OCI layout", "harden export"}},
+		{name: "rebuild: a tag", args: func(p *project, out string) []string {
+			return []string{"rebuild", reg + "/library/python:3.11-bookworm-fixture", "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i"}
+		}, code: 2, contains: []string{"3.11-bookworm-fixture", "@sha256:"}},
+		{name: "rebuild: no image", args: func(p *project, out string) []string { return []string{"rebuild", "--wheel-dir", p.Dir} }, code: 2, contains: []string{"REPO@sha256", "--layout"}},
+		{name: "release: unknown progress mode", args: func(p *project, out string) []string {
+			return []string{"release", "--config", p.Config, "--out", out, "--progress", "fancy"}
+		}, code: 2, contains: []string{"fancy", "auto, live or plain"}},
+		{name: "lint: missing file", args: func(p *project, out string) []string { return []string{"lint", filepath.Join(p.Dir, "deploy.yaml")} },
+			code: 2, contains: []string{"deploy.yaml"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,9 +73,11 @@ func New(opts ...Option) *Client {
 		remote.WithTransport(rt),
 		remote.WithUserAgent(cfg.userAgent),
 		remote.WithJobs(cfg.jobs),
+		// One layer of request retries (rt); go-containerregistry only
+		// restarts whole blob uploads, by retryable's rules.
 		remote.WithRetryBackoff(cfg.backoff),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+		remote.WithRetryPredicate(retryable),
+		remote.WithRetryStatusCodes(),
 	}}
 }
 

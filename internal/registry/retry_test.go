@@ -2,14 +2,22 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/harden-dev/harden/internal/errs"
 )
 
 // script answers successive round trips from a list.
@@ -100,6 +108,19 @@ func TestRetryTransport(t *testing.T) {
 		{name: "gives up after Steps", method: "GET", path: "/v2/",
 			steps:     []func(*http.Request) (*http.Response, error){fail(reset)},
 			wantCalls: 4, wantErr: true, wantWaits: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}},
+		{name: "500 retried", method: "GET", path: "/v2/r/tags/list",
+			steps:     []func(*http.Request) (*http.Response, error){status(500), status(200)},
+			wantCalls: 2, wantCode: 200, wantWaits: []time.Duration{10 * time.Millisecond}},
+		{name: "503 to the end is a final error", method: "HEAD", path: "/v2/r/manifests/x",
+			steps:     []func(*http.Request) (*http.Response, error){status(503)},
+			wantCalls: 4, wantErr: true, wantWaits: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}},
+		{name: "404 body cut mid-way retried", method: "GET", path: "/v2/r/manifests/x",
+			steps: []func(*http.Request) (*http.Response, error){func(r *http.Request) (*http.Response, error) {
+				resp, _ := cutBody(r)
+				resp.StatusCode = 404
+				return resp, nil
+			}, status(404)},
+			wantCalls: 2, wantCode: 404, wantWaits: []time.Duration{10 * time.Millisecond}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,6 +155,44 @@ func TestRetryTransport(t *testing.T) {
 	}
 }
 
+// TestRetryableFoldsLayers: what the transport gave up on is final for
+// go-containerregistry's operation retries; upload failures restart.
+func TestRetryableFoldsLayers(t *testing.T) {
+	s := &script{steps: []func(*http.Request) (*http.Response, error){status(503)}}
+	rt, _ := newTestRetry(s)
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:5000/v2/r/manifests/x", nil)
+	_, exhausted := (&http.Client{Transport: rt}).Do(req)
+	if exhausted == nil || !strings.Contains(exhausted.Error(), "gave up after 4 attempts: registry answered 503") {
+		t.Fatalf("exhausted: %v", exhausted)
+	}
+	if errs.ExitCode(exhausted) != errs.CodeUnreachable {
+		t.Errorf("exit code %d, want 3", errs.ExitCode(exhausted))
+	}
+	headerTimeout := &url.Error{Op: "Post", URL: "http://r/v2/x/blobs/uploads/", Err: timeoutErr{}}
+	for name, c := range map[string]struct {
+		err  error
+		want bool
+	}{
+		"exhausted by the transport": {exhausted, false},
+		"upload reset":               {&url.Error{Op: "Patch", URL: "http://r/", Err: syscall.ECONNRESET}, true},
+		"upload header timeout":      {headerTimeout, true},
+		"upload 503":                 {&transport.Error{StatusCode: 503}, true},
+		"upload 400":                 {&transport.Error{StatusCode: 400}, false},
+		"canceled":                   {context.Canceled, false},
+		"cut body":                   {io.ErrUnexpectedEOF, true},
+	} {
+		if got := retryable(c.err); got != c.want {
+			t.Errorf("%s: retryable = %v, want %v", name, got, c.want)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "net/http: timeout awaiting response headers" }
+func (timeoutErr) Timeout() bool { return true }
+func (timeoutErr) Unwrap() error { return context.DeadlineExceeded }
+
 func TestRetryStopsOnCancel(t *testing.T) {
 	s := &script{steps: []func(*http.Request) (*http.Response, error){fail(context.Canceled)}}
 	rt, _ := newTestRetry(s)
@@ -152,5 +211,61 @@ func TestRetryAfterParsing(t *testing.T) {
 	future := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	if d := retryAfter(future); d < 80*time.Second || d > 91*time.Second {
 		t.Errorf("Retry-After date gave %v", d)
+	}
+}
+
+// TestLargeBlobResumes: a large blob cut mid-body is resumed with a Range
+// request from the byte it broke at; a small one is re-fetched whole when
+// it does not match its digest.
+func TestLargeBlobResumes(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", (maxBuffered/16)+1024)
+	sum := sha256.Sum256([]byte(big))
+	path := "/v2/r/blobs/sha256:" + hex.EncodeToString(sum[:])
+	const cut = 1 << 20
+	var ranges []string
+	s := &script{steps: []func(*http.Request) (*http.Response, error){
+		func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, ContentLength: int64(len(big)), Header: http.Header{}, Request: r,
+				Body: io.NopCloser(io.MultiReader(strings.NewReader(big[:cut]), errReader{io.ErrUnexpectedEOF}))}, nil
+		},
+		func(r *http.Request) (*http.Response, error) {
+			ranges = append(ranges, r.Header.Get("Range"))
+			h := http.Header{}
+			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", cut, len(big)-1, len(big)))
+			return &http.Response{StatusCode: 206, Header: h, Request: r, Body: io.NopCloser(strings.NewReader(big[cut:]))}, nil
+		},
+	}}
+	rt, _ := newTestRetry(s)
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:5000"+path, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != big {
+		t.Fatalf("read %d of %d bytes: %v", len(got), len(big), err)
+	}
+	if len(ranges) != 1 || ranges[0] != fmt.Sprintf("bytes=%d-", cut) {
+		t.Errorf("range requests %v", ranges)
+	}
+
+	small := "small blob"
+	ss := sha256.Sum256([]byte(small))
+	corrupt := &script{steps: []func(*http.Request) (*http.Response, error){
+		func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, ContentLength: int64(len(small)), Request: r, Body: io.NopCloser(strings.NewReader("smell blob"))}, nil
+		},
+		func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, ContentLength: int64(len(small)), Request: r, Body: io.NopCloser(strings.NewReader(small))}, nil
+		},
+	}}
+	rt, _ = newTestRetry(corrupt)
+	req, _ = http.NewRequest("GET", "http://127.0.0.1:5000/v2/r/blobs/sha256:"+hex.EncodeToString(ss[:]), nil)
+	resp, err = rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != small || corrupt.calls != 2 {
+		t.Errorf("got %q after %d calls", b, corrupt.calls)
 	}
 }

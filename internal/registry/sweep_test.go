@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +18,9 @@ import (
 
 // TestPublishFaultSweep injects every fault kind at seeded request indexes
 // of a full push (blobs, manifests, index, read-back, tag) followed by a
-// verified pull. Each run must either succeed or fail with an error, and
-// then: no tag may point at anything but the complete, valid index, and a
-// rerun without faults must succeed.
+// verified pull. Each run must succeed; whatever happens, no tag may
+// point at anything but the complete, valid index, and a rerun without
+// faults must succeed.
 func TestPublishFaultSweep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault sweep: skipped in -short mode")
@@ -84,16 +83,12 @@ func TestPublishFaultSweep(t *testing.T) {
 		}
 		outcome := "ok"
 		if err != nil {
+			// Every fault is survived: requests are retried, small blobs
+			// are checked and re-fetched, large ones resume, and uploads
+			// restart. A failure here is a bug, though it must still
+			// leave a state the rerun below can finish.
 			outcome = "failed"
-			// Only blob transfers may fail: an upload is not repeatable,
-			// and a blob cut or corrupted mid-body is caught by its
-			// digest. Everything else is retried until it succeeds.
-			if !strings.Contains(fired, "/blobs/") {
-				t.Errorf("run %d: a fault on a repeatable request was not survived: %s: %v", i, fired, err)
-			}
-			if strings.TrimSpace(err.Error()) == "" {
-				t.Errorf("run %d (%s): empty error", i, fired)
-			}
+			t.Errorf("run %d: %s was not survived: %v", i, fired, err)
 		}
 		counts[f.Kind.String()+" "+outcome]++
 

@@ -76,6 +76,9 @@ func ResolveIdentity(f IdentityFlags) (Identity, error) {
 		return Identity{SubjectRegexp: "^" + base + wf + "@" + ref + "$", Issuer: issuer,
 			SourceRepository: "https://github.com/" + f.GitHubRepo}, nil
 	}
+	if f.Issuer == "" && f.Subject == "" && f.SubjectRegexp == "" {
+		return Identity{}, errs.Input(errors.New("say who must have signed: --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer, or --github-repo for a GitHub Actions workflow, or --key for a key"))
+	}
 	if f.Issuer == "" {
 		return Identity{}, errs.Input(errors.New("--certificate-oidc-issuer is required for keyless verification (e.g. " + GitHubIssuer + "), or verify with --key"))
 	}

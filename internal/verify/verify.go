@@ -128,11 +128,13 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := newVerifier(o)
+	// Local input (policies) is checked before trust material, which may
+	// need the network.
+	engine, err := policy.Load(ctx, o.Policies, o.NoDefaultPolicy)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := policy.Load(ctx, o.Policies, o.NoDefaultPolicy)
+	v, err := newVerifier(o)
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,9 @@ func TestBadInput(t *testing.T) {
 		{name: "cli: publish without a build", args: func(p *project, out string) []string { return []string{"publish", "--config", p.Config, "--out", out} }, code: 2, contains: []string{"build.json", "run harden build first"}},
 		{name: "cli: test without a build", args: func(p *project, out string) []string { return []string{"test", "--config", p.Config, "--out", out} }, code: 2, contains: []string{"build.json", "run harden build first"}},
 		// verify, rebuild, release, lint
-		{name: "verify: no image", args: func(p *project, out string) []string { return []string{"verify", "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i"} },
+		{name: "verify: no image", args: func(p *project, out string) []string {
+			return []string{"verify", "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i"}
+		},
 			code: 2, contains: []string{"REPO@sha256", "--layout"}},
 		{name: "verify: no identity", args: func(p *project, out string) []string { return []string{"verify", base} }, code: 2, contains: []string{"--certificate-identity"}},
 		{name: "verify: policy that does not compile", args: func(p *project, out string) []string {

@@ -6,6 +6,7 @@ FIXTURES  ?= $(CURDIR)/.cache/fixtures
 BIN       ?= $(CURDIR)/.cache/bin/harden
 REGISTRY  ?= 127.0.0.1:5000
 TOOLS     ?= $(CURDIR)/.cache/tools
+GATOR_VERSION ?= v3.23.1
 export HARDEN_FIXTURES := $(FIXTURES)
 export HARDEN_TOOLS_DIR := $(TOOLS)
 
@@ -30,13 +31,16 @@ registry: setup
 fixtures: setup
 	$(GO) run ./tools/mkfixtures -out $(FIXTURES)
 
-# Peer programs pinned by go.mod tool directives, built from the module
-# proxy: the cosign CLI (interop tests, benchmarks) and the Rekor v2 server
-# of the local Sigstore stack.
+# Peer programs built from the module proxy: the cosign CLI (interop
+# tests, benchmarks) and the Rekor v2 server of the local Sigstore stack,
+# pinned by go.mod tool directives, and Gatekeeper's gator.
 tools:
 	@mkdir -p $(TOOLS)
 	$(GO) build -o $(TOOLS)/cosign github.com/sigstore/cosign/v3/cmd/cosign
 	$(GO) build -o $(TOOLS)/rekor-server github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
+	# Gatekeeper's gator, for the admission-policy tests. Not a go.mod tool:
+	# its Kubernetes dependencies stay out of harden's module graph.
+	GOBIN=$(TOOLS) $(GO) install github.com/open-policy-agent/gatekeeper/v3/cmd/gator@$(GATOR_VERSION)
 
 # Full suite: real registry, real Debian base, real wheels, runc. The core
 # end-to-end tests fail rather than skip when their parts are missing.

@@ -188,6 +188,9 @@ func TestBadInput(t *testing.T) {
 		{name: "release: unknown progress mode", args: func(p *project, out string) []string {
 			return []string{"release", "--config", p.Config, "--out", out, "--progress", "fancy"}
 		}, code: 2, contains: []string{"fancy", "auto, live or plain"}},
+		{name: "policy: unknown engine", args: func(p *project, out string) []string {
+			return []string{"policy", "generate", "--config", p.Config, "--engine", "opa"}
+		}, code: 2, contains: []string{"opa", "gatekeeper"}},
 		{name: "lint: missing file", args: func(p *project, out string) []string { return []string{"lint", filepath.Join(p.Dir, "deploy.yaml")} },
 			code: 2, contains: []string{"deploy.yaml"}},
 	}

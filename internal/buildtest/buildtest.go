@@ -124,6 +124,37 @@ source:
 		Record: rec, Release: rel, Index: idx, Lock: pr.Lock, Config: pr.Config, Client: rc}
 }
 
+// Copy publishes idx (nil: the fixture build's index) to path below the
+// fixture's registry, by digest, and returns the release record of that
+// copy and its subjects: the index, then each platform manifest.
+func (r *Result) Copy(t testing.TB, idx v1.ImageIndex, path string) (*publish.Release, []name.Digest) {
+	t.Helper()
+	if idx == nil {
+		idx = r.Index
+	}
+	repo := r.Repo.Registry.Repo(path)
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := repo.Digest(d.String())
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := *r.Release
+	rel.Image, rel.Repository, rel.Digest, rel.Platforms = ref.String(), repo.String(), d.String(), nil
+	subs := []name.Digest{ref}
+	for i, m := range im.Manifests {
+		rel.Platforms = append(rel.Platforms, publish.PlatformRelease{Platform: r.Record.Platforms[i].Platform, Digest: m.Digest.String(), Image: repo.Digest(m.Digest.String()).String()})
+		subs = append(subs, repo.Digest(m.Digest.String()))
+	}
+	return &rel, subs
+}
+
 // Image returns the platform image of the build for platform p
 // ("linux/amd64").
 func (r *Result) Image(t testing.TB, p string) v1.Image {

@@ -92,6 +92,9 @@ func ReadInputs(st *intoto.Statement, prov *slsa.Provenance) (*Inputs, error) {
 		WorkingDir: ep.WorkingDir, Labels: ep.Labels,
 		User: config.User{Name: ep.User.Name, UID: ep.User.UID, GID: ep.User.GID, Home: ep.User.Home},
 	}
+	if _, err := c.BaseRef(); err != nil {
+		return nil, errs.Input(fmt.Errorf("the provenance's baseImage cannot be pulled by digest: %w", err))
+	}
 	if ep.Source != nil {
 		c.Source = config.Source{URL: ep.Source.URL, Revision: ep.Source.Revision}
 	}
@@ -133,8 +136,8 @@ func (in *Inputs) readDependencies(deps []*intoto.ResourceDescriptor) error {
 					}
 				}
 			}
-			if !isHex(sum, 64) || d.GetName() == "" || version == "" || len(plats) == 0 {
-				problems = append(problems, fmt.Sprintf("resolvedDependencies[%d] (%s) lacks a sha256, name, version or platforms", i, filename))
+			if !isHex(sum, 64) || d.GetName() == "" || version == "" || len(plats) == 0 || !subset(plats, in.Config.Platforms) {
+				problems = append(problems, fmt.Sprintf("resolvedDependencies[%d] (%s) lacks a sha256, name or version, or names no platform or one not built", i, filename))
 				continue
 			}
 			in.Wheels = append(in.Wheels, Wheel{Name: d.GetName(), Version: version, Filename: filename, SHA256: sum, URI: d.GetUri(), Platforms: plats})
@@ -168,4 +171,13 @@ func (in *Inputs) readSubjects(st *intoto.Statement) error {
 		return errs.Input(errors.New("the provenance has no index subject (a subject without a platform annotation)"))
 	}
 	return nil
+}
+
+func subset(a, of []string) bool {
+	for _, x := range a {
+		if !slices.Contains(of, x) {
+			return false
+		}
+	}
+	return true
 }

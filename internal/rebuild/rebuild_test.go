@@ -19,7 +19,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -69,29 +68,15 @@ func (w *world) publish(t *testing.T, idx v1.ImageIndex, edit func(st map[string
 	t.Helper()
 	ctx := context.Background()
 	w.n++
-	repo := w.res.Repo.Registry.Repo(fmt.Sprintf("rebuild/case-%d", w.n))
-	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
+	rel, subs := w.res.Copy(t, idx, fmt.Sprintf("rebuild/case-%d", w.n))
+	renamed := map[string]string{strings.TrimPrefix(w.res.Record.Digest, "sha256:"): strings.TrimPrefix(rel.Digest, "sha256:")}
+	for i, pl := range rel.Platforms {
+		renamed[strings.TrimPrefix(w.res.Record.Platforms[i].Digest, "sha256:")] = strings.TrimPrefix(pl.Digest, "sha256:")
 	}
-	ref := repo.Digest(d.String())
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	subs := []name.Digest{ref}
-	renamed := map[string]string{strings.TrimPrefix(w.res.Record.Digest, "sha256:"): d.Hex}
-	for i, m := range im.Manifests {
-		subs = append(subs, repo.Digest(m.Digest.String()))
-		renamed[strings.TrimPrefix(w.res.Record.Platforms[i].Digest, "sha256:")] = m.Digest.Hex
-	}
-	rel := *w.res.Release
-	rel.Repository = repo.String()
 	p := attest.Params{Out: w.res.Out, Config: w.res.Config, HardenVersion: "test", Getenv: func(string) string { return "" }}
-	sts, err := attest.Statements(ctx, p, &rel, subs, []string{attest.TypeSLSA})
+	built := *rel
+	built.Digest = w.res.Record.Digest // statements come from the build record
+	sts, err := attest.Statements(ctx, p, &built, subs, []string{attest.TypeSLSA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +103,7 @@ func (w *world) publish(t *testing.T, idx v1.ImageIndex, edit func(st map[string
 	if _, err := a.Attest(ctx, sts); err != nil {
 		t.Fatal(err)
 	}
-	return ref
+	return subs[0]
 }
 
 func (w *world) options(image string) rebuild.Options {

@@ -57,31 +57,8 @@ func newWorld(t *testing.T) *world {
 // repository and returns its release record and subjects.
 func (w *world) copyImage(t *testing.T, idx v1.ImageIndex) (*publish.Release, []name.Digest) {
 	t.Helper()
-	if idx == nil {
-		idx = w.res.Index
-	}
 	w.n++
-	repo := w.res.Repo.Registry.Repo(fmt.Sprintf("tamper/case-%d", w.n))
-	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := repo.Digest(d.String())
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel := *w.res.Release
-	rel.Image, rel.Repository, rel.Digest, rel.Platforms = ref.String(), repo.String(), d.String(), nil
-	subs := []name.Digest{ref}
-	for i, m := range im.Manifests {
-		rel.Platforms = append(rel.Platforms, publish.PlatformRelease{Platform: w.res.Record.Platforms[i].Platform, Digest: m.Digest.String(), Image: repo.Digest(m.Digest.String()).String()})
-		subs = append(subs, repo.Digest(m.Digest.String()))
-	}
-	return &rel, subs
+	return w.res.Copy(t, idx, fmt.Sprintf("tamper/case-%d", w.n))
 }
 
 func (w *world) attester(storage attach.Storage) *attest.Attester {

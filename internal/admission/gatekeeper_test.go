@@ -1,0 +1,151 @@
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+// TestCommittedPolicies: policy/gatekeeper/pgcli.yaml is what harden
+// generates from image/harden.yaml, so the two cannot drift apart.
+func TestCommittedPolicies(t *testing.T) {
+	c, err := config.Load(filepath.Join("..", "..", "image", "harden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Generate("gatekeeper", ParamsFor(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "policy", "gatekeeper", "pgcli.yaml")
+	if os.Getenv("HARDEN_UPDATE_GOLDEN") == "1" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is stale; run harden policy generate --engine gatekeeper --config image/harden.yaml > %s (or HARDEN_UPDATE_GOLDEN=1)", path, path)
+	}
+}
+
+func TestGenerateRefuses(t *testing.T) {
+	for name, tc := range map[string]struct {
+		engine string
+		p      Params
+		want   string
+	}{
+		"unknown engine":      {"opa", Params{Name: "pgcli"}, "gatekeeper"},
+		"no name":             {"gatekeeper", Params{}, "name:"},
+		"repository with tag": {"gatekeeper", Params{Name: "pgcli", Repositories: []string{"ghcr.io/org/pgcli:1.0"}}, "without tag or digest"},
+	} {
+		_, err := Generate(tc.engine, tc.p)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || errs.ExitCode(err) != errs.CodeInput {
+			t.Errorf("%s: err = %v, want exit 2 mentioning %q", name, err, tc.want)
+		}
+	}
+}
+
+const digestRef = "ghcr.io/example/pgcli@sha256:4b1e3c6f0a8d2e5b7c9f1a3d5e7b9c1f3a5d7e9b1c3f5a7d9e1b3c5f7a9d1e3b"
+
+// TestGatekeeperWithGator runs the generated ConstraintTemplate and
+// Constraint in Gatekeeper's own engine (gator, built from the Go module
+// proxy by make tools) against admitted and denied workloads.
+func TestGatekeeperWithGator(t *testing.T) {
+	gator := findTool(t, "gator")
+	policy, err := Gatekeeper(Params{Name: "pgcli", Repositories: []string{"ghcr.io/example/pgcli"}, ExemptImages: []string{"registry.k8s.io/pause*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	policyPath := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyPath, policy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pod := func(containers string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + containers
+	}
+	cases := []struct {
+		name, object string
+		denied       []string // images named in violations
+	}{
+		{"pod by digest", pod("  containers:\n    - {name: pgcli, image: " + digestRef + "}\n"), nil},
+		{"pod by tag", pod("  containers:\n    - {name: pgcli, image: ghcr.io/example/pgcli:4.3.0-r1}\n"), []string{"ghcr.io/example/pgcli:4.3.0-r1"}},
+		{"pod without tag", pod("  containers:\n    - {name: pgcli, image: ghcr.io/example/pgcli}\n"), []string{"ghcr.io/example/pgcli"}},
+		{"init container by tag", pod("  initContainers:\n    - {name: init, image: ghcr.io/example/pgcli:latest}\n  containers:\n    - {name: pgcli, image: " + digestRef + "}\n"),
+			[]string{"ghcr.io/example/pgcli:latest"}},
+		{"other repository by tag is not governed", pod("  containers:\n    - {name: db, image: postgres:16}\n"), nil},
+		{"look-alike repository is not governed", pod("  containers:\n    - {name: x, image: ghcr.io/example/pgcli-extra:1}\n"), nil},
+		{"deployment by tag", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: p}}\n  template:\n    metadata: {labels: {app: p}}\n    spec:\n      containers:\n        - {name: pgcli, image: ghcr.io/example/pgcli:4.3.0-r1}\n",
+			[]string{"ghcr.io/example/pgcli:4.3.0-r1"}},
+		{"cronjob by tag", "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n            - {name: pgcli, image: ghcr.io/example/pgcli:4.3.0-r1}\n",
+			[]string{"ghcr.io/example/pgcli:4.3.0-r1"}},
+		{"deployment by digest", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: p}}\n  template:\n    metadata: {labels: {app: p}}\n    spec:\n      containers:\n        - {name: pgcli, image: " + digestRef + "}\n", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := filepath.Join(t.TempDir(), "object.yaml")
+			if err := os.WriteFile(obj, []byte(tc.object), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			cmd := exec.CommandContext(t.Context(), gator, "test", "--filename", policyPath, "--filename", obj, "--output", "json")
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			runErr := cmd.Run()
+			var violations []struct {
+				Msg string `json:"msg"`
+			}
+			if out := bytes.TrimSpace(stdout.Bytes()); len(out) > 0 {
+				if err := json.Unmarshal(out, &violations); err != nil {
+					t.Fatalf("gator output: %v\n%s\n%s", err, out, stderr.String())
+				}
+			}
+			if (runErr != nil) != (len(tc.denied) > 0) {
+				t.Fatalf("gator exit: %v (violations %v), want denied=%v\n%s", runErr, violations, len(tc.denied) > 0, stderr.String())
+			}
+			if len(violations) != len(tc.denied) {
+				t.Fatalf("violations %v, want one for each of %v", violations, tc.denied)
+			}
+			for i, img := range tc.denied {
+				if !strings.Contains(violations[i].Msg, `"`+img+`"`) || !strings.Contains(violations[i].Msg, "harden pin") {
+					t.Errorf("violation %q does not name %s and the fix", violations[i].Msg, img)
+				}
+			}
+		})
+	}
+}
+
+// findTool returns a prebuilt peer CLI from $HARDEN_TOOLS_DIR or
+// .cache/tools (make tools). Without one the test skips, or fails when
+// HARDEN_REQUIRE_E2E=1 (make test, CI).
+func findTool(t *testing.T, name string) string {
+	t.Helper()
+	dirs := []string{os.Getenv("HARDEN_TOOLS_DIR"), filepath.Join("..", "..", ".cache", "tools")}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		p, err := filepath.Abs(filepath.Join(d, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	if os.Getenv("HARDEN_REQUIRE_E2E") == "1" {
+		t.Fatalf("%s is not built; run make tools (HARDEN_REQUIRE_E2E=1)", name)
+	}
+	t.Skipf("skipping: %s is not built; run make tools to build it from the Go module proxy", name)
+	return ""
+}

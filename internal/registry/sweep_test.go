@@ -30,10 +30,12 @@ func TestPublishFaultSweep(t *testing.T) {
 	defer cancel()
 	var fh *faultreg.Handler
 	reg := registrytest.Start(t, func(h http.Handler) http.Handler {
-		fh = faultreg.New(h, 400*time.Millisecond)
+		fh = faultreg.New(h, time.Second)
 		return fh
 	})
-	c := New(WithTransport(DefaultTransport(150*time.Millisecond)),
+	// Fast retries; a header timeout below the stall but well above what a
+	// loaded CI machine needs to answer on loopback.
+	c := New(WithTransport(DefaultTransport(400*time.Millisecond)),
 		WithBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 4}))
 	idx := testIndex(t)
 	want, _ := idx.Digest()

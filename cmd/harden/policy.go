@@ -21,7 +21,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 harden.yaml (or --repository, repeatable): for Gatekeeper, a ConstraintTemplate
 and a Constraint that deny Pods and workloads whose images from those
 repositories are not pinned by digest. Gatekeeper cannot verify signatures
-itself; docs/admission.md shows the external-data (Ratify) wiring for that.`,
+itself; docs/admission.md says what that leaves open.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := config.Load(g.config)
@@ -53,7 +53,6 @@ itself; docs/admission.md shows the external-data (Ratify) wiring for that.`,
 	f.StringVar(&out, "out", "", "write to this file (default: stdout)")
 	f.StringSliceVar(&repos, "repository", nil, "govern these repositories instead of repository: in harden.yaml")
 	f.StringSliceVar(&exempt, "exempt-image", nil, "let this image through (exact, or a prefix ending in *)")
-	_ = gen.MarkFlagRequired("engine")
 	cmd.AddCommand(gen)
 	return cmd
 }

@@ -46,6 +46,7 @@ func TestGenerateRefuses(t *testing.T) {
 		want   string
 	}{
 		"unknown engine":      {"opa", Params{Name: "pgcli"}, "gatekeeper"},
+		"no engine":           {"", Params{Name: "pgcli"}, "--engine (gatekeeper)"},
 		"no name":             {"gatekeeper", Params{}, "name:"},
 		"repository with tag": {"gatekeeper", Params{Name: "pgcli", Repositories: []string{"ghcr.io/org/pgcli:1.0"}}, "without tag or digest"},
 	} {

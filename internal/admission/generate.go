@@ -23,6 +23,8 @@ func ParamsFor(c *config.Config) Params {
 // Generate writes the policy for engine.
 func Generate(engine string, p Params) ([]byte, error) {
 	switch engine {
+	case "":
+		return nil, errs.Input(fmt.Errorf("name the engine with --engine (%s)", strings.Join(Engines, ", ")))
 	case "gatekeeper":
 		return Gatekeeper(p)
 	}

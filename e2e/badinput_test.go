@@ -191,6 +191,13 @@ func TestBadInput(t *testing.T) {
 		{name: "policy: unknown engine", args: func(p *project, out string) []string {
 			return []string{"policy", "generate", "--config", p.Config, "--engine", "opa"}
 		}, code: 2, contains: []string{"opa", "gatekeeper"}},
+		{name: "policy: kyverno without a signer", args: func(p *project, out string) []string {
+			return []string{"policy", "generate", "--config", p.Config, "--engine", "kyverno"}
+		}, code: 2, contains: []string{"signer", "--github-repo"}},
+		{name: "policy: missing trusted root", args: func(p *project, out string) []string {
+			return []string{"policy", "generate", "--config", p.Config, "--engine", "policy-controller", "--github-repo", "org/x",
+				"--trusted-root", filepath.Join(p.Dir, "trusted_root.json")}
+		}, code: 2, contains: []string{"trusted_root.json", "no such file"}},
 		{name: "lint: missing file", args: func(p *project, out string) []string { return []string{"lint", filepath.Join(p.Dir, "deploy.yaml")} },
 			code: 2, contains: []string{"deploy.yaml"}},
 	}

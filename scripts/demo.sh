@@ -60,6 +60,18 @@ rm -rf "$work/export"
 step "rebuild from the signed provenance alone and compare digests"
 "$HARDEN" rebuild "$image" "${identity[@]}" | tail -n 1
 
+step "admission policies for this image and this Sigstore"
+mkdir -p "$work/policy"
+for engine in kyverno policy-controller; do
+  "$HARDEN" policy generate --config "$work/harden.yaml" --engine "$engine" "${identity[@]}" \
+    --insecure-ignore-tlog --out "$work/policy/$engine.yaml"
+done
+if [ -x "$TOOLS/kubectl-kyverno" ]; then
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: pgcli, namespace: default}\nspec:\n  containers:\n    - {name: pgcli, image: "%s"}\n' \
+    "$image" > "$work/policy/pod.yaml"
+  HOME=$work/kyverno-home "$TOOLS/kubectl-kyverno" apply "$work/policy/kyverno.yaml" --resource "$work/policy/pod.yaml" 2>&1 | tail -n 1
+fi
+
 echo
 echo "released: $image"
 echo "record:   $work/dist/release.json, $work/dist/release.md"

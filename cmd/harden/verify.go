@@ -20,13 +20,8 @@ type verifyFlags struct {
 }
 
 func (v *verifyFlags) add(f *pflag.FlagSet) {
-	o, idf := &v.o, &v.idf
-	f.StringVar(&idf.Subject, "certificate-identity", "", "exact certificate SAN of the signer")
-	f.StringVar(&idf.SubjectRegexp, "certificate-identity-regexp", "", "SAN regexp (always anchored ^…$)")
-	f.StringVar(&idf.Issuer, "certificate-oidc-issuer", "", "OIDC issuer in the certificate (required for keyless)")
-	f.StringVar(&idf.GitHubRepo, "github-repo", "", "owner/repo whose GitHub Actions workflow signed")
-	f.StringVar(&idf.GitHubWorkflow, "github-workflow", "", "workflow path (.github/workflows/release.yml, or owner/repo/.github/workflows/x.yml for a reusable one)")
-	f.StringVar(&idf.GitHubRef, "github-ref", "", "git ref the workflow ran on (refs/tags/v1.2.3)")
+	o := &v.o
+	addIdentityFlags(f, &v.idf)
 	f.StringVar(&o.KeyPath, "key", "", "public key for key-based signatures (cosign.pub)")
 	f.StringVar(&o.Trust.TrustedRootPath, "trusted-root", "", "Sigstore trusted root JSON (default: public good via TUF)")
 	f.BoolVar(&o.Trust.Offline, "offline", false, "no network to TUF or logs; needs --trusted-root")
@@ -39,6 +34,16 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.Policies, "policy", nil, "extra Rego policy file or directory (repeatable; package harden, deny/warn rules)")
 	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply the shipped policy/pgcli.rego")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept signatures without a transparency log entry (legacy storage with Rekor v2, air-gapped keys)")
+}
+
+// addIdentityFlags adds the flags that name a keyless signer.
+func addIdentityFlags(f *pflag.FlagSet, idf *verify.IdentityFlags) {
+	f.StringVar(&idf.Subject, "certificate-identity", "", "exact certificate SAN of the signer")
+	f.StringVar(&idf.SubjectRegexp, "certificate-identity-regexp", "", "SAN regexp (always anchored ^…$)")
+	f.StringVar(&idf.Issuer, "certificate-oidc-issuer", "", "OIDC issuer in the certificate (required for keyless)")
+	f.StringVar(&idf.GitHubRepo, "github-repo", "", "owner/repo whose GitHub Actions workflow signed")
+	f.StringVar(&idf.GitHubWorkflow, "github-workflow", "", "workflow path (.github/workflows/release.yml, or owner/repo/.github/workflows/x.yml for a reusable one)")
+	f.StringVar(&idf.GitHubRef, "github-ref", "", "git ref the workflow ran on (refs/tags/v1.2.3)")
 }
 
 // options completes the verify options from the arguments.

@@ -11,48 +11,124 @@ import (
 
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/provenance"
 )
 
-// TestCommittedPolicies: policy/gatekeeper/pgcli.yaml is what harden
-// generates from image/harden.yaml, so the two cannot drift apart.
+// TestCommittedPolicies: the policies in policy/ are what harden generates
+// from image/harden.yaml, so the two cannot drift apart.
 func TestCommittedPolicies(t *testing.T) {
 	c, err := config.Load(filepath.Join("..", "..", "image", "harden.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Generate("gatekeeper", ParamsFor(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("..", "..", "policy", "gatekeeper", "pgcli.yaml")
-	if os.Getenv("HARDEN_UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+	for _, tc := range []struct{ engine, format, path string }{
+		{"gatekeeper", FormatLegacy, "gatekeeper/pgcli.yaml"},
+		{"kyverno", FormatLegacy, "kyverno/pgcli.yaml"},
+		{"kyverno", FormatBundle, "kyverno/pgcli-bundle.yaml"},
+		{"policy-controller", FormatLegacy, "policy-controller/pgcli.yaml"},
+		{"policy-controller", FormatBundle, "policy-controller/pgcli-bundle.yaml"},
+		{"gatekeeper-ratify", FormatLegacy, "gatekeeper/pgcli-ratify.yaml"},
+		{"ratify", FormatLegacy, "gatekeeper/ratify-values.yaml"},
+	} {
+		p := ParamsFor(c)
+		p.Format = tc.format
+		p.Issuer = "https://token.actions.githubusercontent.com"
+		p.SubjectRegexp = `^https://github\.com/example/pgcli-container/\.github/workflows/release\.yml@refs/.+$`
+		engine, cmd := tc.engine, "--engine "+tc.engine+" --format "+tc.format
+		if engine == "gatekeeper-ratify" {
+			engine, p.Ratify, cmd = "gatekeeper", true, "--engine gatekeeper --ratify"
+		}
+		got, err := Generate(engine, p)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is stale; run harden policy generate --engine gatekeeper --config image/harden.yaml > %s (or HARDEN_UPDATE_GOLDEN=1)", path, path)
+		path := filepath.Join("..", "..", "policy", filepath.FromSlash(tc.path))
+		if os.Getenv("HARDEN_UPDATE_GOLDEN") == "1" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is stale; run harden policy generate %s --config image/harden.yaml --out policy/%s (or HARDEN_UPDATE_GOLDEN=1)", path, cmd, tc.path)
+		}
 	}
 }
 
 func TestGenerateRefuses(t *testing.T) {
+	signed := Params{Name: "pgcli", Issuer: "https://token.actions.githubusercontent.com", Subject: "x", UID: 10001, Format: FormatLegacy}
+	with := func(edit func(*Params)) Params { p := signed; edit(&p); return p }
 	for name, tc := range map[string]struct {
 		engine string
 		p      Params
 		want   string
 	}{
-		"unknown engine":      {"opa", Params{Name: "pgcli"}, "gatekeeper"},
-		"no engine":           {"", Params{Name: "pgcli"}, "--engine (gatekeeper)"},
+		"unknown engine":      {"opa", Params{Name: "pgcli"}, "kyverno, policy-controller, gatekeeper, ratify"},
+		"no engine":           {"", Params{Name: "pgcli"}, "--engine (kyverno, policy-controller, gatekeeper, ratify)"},
 		"no name":             {"gatekeeper", Params{}, "name:"},
 		"repository with tag": {"gatekeeper", Params{Name: "pgcli", Repositories: []string{"ghcr.io/org/pgcli:1.0"}}, "without tag or digest"},
+		"kyverno, no signer":  {"kyverno", with(func(p *Params) { p.Issuer, p.Subject = "", "" }), "signer.issuer"},
+		"no identity":         {"policy-controller", with(func(p *Params) { p.Subject = "" }), "signer.identity"},
+		"both identities":     {"kyverno", with(func(p *Params) { p.SubjectRegexp = "^x$" }), "not both"},
+		"bad regexp":          {"kyverno", with(func(p *Params) { p.Subject, p.SubjectRegexp = "", "(" }), "identity regexp"},
+		"unknown format":      {"policy-controller", with(func(p *Params) { p.Format = "oci" }), "use legacy"},
+		"root uid":            {"kyverno", with(func(p *Params) { p.UID = 0 }), "user.uid"},
+		"ratify for kyverno":  {"kyverno", with(func(p *Params) { p.Ratify = true }), "--engine gatekeeper"},
+		"ratify, private":     {"ratify", with(func(p *Params) { p.Trust = &Trust{} }), "kyverno or policy-controller"},
+		"bad repository":      {"kyverno", with(func(p *Params) { p.Repositories = []string{"ghcr.io/org/pgcli@sha256:" + strings.Repeat("a", 64)} }), "without tag or digest"},
 	} {
 		_, err := Generate(tc.engine, tc.p)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || errs.ExitCode(err) != errs.CodeInput {
 			t.Errorf("%s: err = %v, want exit 2 mentioning %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestLoadTrustRefuses(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "trusted_root.json")
+	if err := os.WriteFile(notJSON, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noCA := filepath.Join(dir, "no-ca.json")
+	if err := os.WriteFile(noCA, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		filepath.Join(dir, "missing.json"): "no such file",
+		notJSON:                            "trustedroot+json",
+		noCA:                               "no certificate authority",
+	} {
+		_, err := LoadTrust(path)
+		if err == nil || !strings.Contains(err.Error(), want) || errs.ExitCode(err) != errs.CodeInput {
+			t.Errorf("%s: err = %v, want exit 2 mentioning %q", path, err, want)
+		}
+	}
+}
+
+// TestPublicGoodPolicies: without trust material the engines are left to
+// their public-good defaults, so nothing private leaks into the policy.
+func TestPublicGoodPolicies(t *testing.T) {
+	p := Params{Name: "pgcli", Repositories: []string{"ghcr.io/org/pgcli"}, Issuer: "https://token.actions.githubusercontent.com",
+		SubjectRegexp: "^https://github.com/org/x/.+$", UID: 10001, Format: FormatLegacy}
+	for _, engine := range []string{"kyverno", "policy-controller"} {
+		b, err := Generate(engine, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, leak := range []string{"roots:", "tsaCertChain", "TrustRoot", "trustRootRef", "ignoreTlog", "insecureIgnoreSCT", "ignoreSCT"} {
+			if strings.Contains(string(b), leak) {
+				t.Errorf("%s: public-good policy contains %q", engine, leak)
+			}
+		}
+		if !strings.Contains(string(b), "ghcr.io/org/pgcli") || !strings.Contains(string(b), "10001") {
+			t.Errorf("%s: policy does not govern the repository and uid:\n%s", engine, b)
 		}
 	}
 }
@@ -145,8 +221,15 @@ func findTool(t *testing.T, name string) string {
 		}
 	}
 	if os.Getenv("HARDEN_REQUIRE_E2E") == "1" {
-		t.Fatalf("%s is not built; run make tools (HARDEN_REQUIRE_E2E=1)", name)
+		t.Fatalf("%s is not built; run make tools engines (HARDEN_REQUIRE_E2E=1)", name)
 	}
-	t.Skipf("skipping: %s is not built; run make tools to build it from the Go module proxy", name)
+	t.Skipf("skipping: %s is not built; run make tools engines to build it from the Go module proxy", name)
 	return ""
+}
+
+// TestRequirementsMatchHarden: the policies require what harden attests.
+func TestRequirementsMatchHarden(t *testing.T) {
+	if BuildType != provenance.BuildType || PredicateSLSA != provenance.PredicateType {
+		t.Fatalf("policies require build type %s / %s; harden writes %s / %s", BuildType, PredicateSLSA, provenance.BuildType, provenance.PredicateType)
+	}
 }

@@ -59,6 +59,26 @@ type Config struct {
 	// Storage is where signatures and attestations go: both (default),
 	// referrers (OCI 1.1) or legacy (cosign .sig/.att tags).
 	Storage string `yaml:"storage"`
+	// Signer is who signs releases; admission policies require it.
+	Signer Signer `yaml:"signer"`
+}
+
+// Signer names a keyless signer: Issuer with Identity (exact SAN) or
+// IdentityRegexp, or a GitHub Actions workflow.
+type Signer struct {
+	Issuer         string       `yaml:"issuer"`
+	Identity       string       `yaml:"identity"`
+	IdentityRegexp string       `yaml:"identityRegexp"`
+	GitHub         GitHubSigner `yaml:"github"`
+	// BuilderID, when set, is the SLSA builder id policies require.
+	BuilderID string `yaml:"builderId"`
+}
+
+// GitHubSigner is a GitHub Actions workflow that signs.
+type GitHubSigner struct {
+	Repo     string `yaml:"repo"`     // owner/repo
+	Workflow string `yaml:"workflow"` // .github/workflows/release.yml
+	Ref      string `yaml:"ref"`      // refs/tags/v1.2.3; empty: any ref
 }
 
 // Index is the package index wheels come from.

@@ -70,6 +70,7 @@ test-short:
 
 demo: setup registry fixtures tools build
 	$(GO) build -o $(CURDIR)/.cache/bin/sigstore-local ./tools/sigstore-local
+	$(GO) build -o $(CURDIR)/.cache/bin/mkvulndb ./tools/mkvulndb
 	HARDEN=$(BIN) REGISTRY=$(REGISTRY) bash scripts/demo.sh
 
 FUZZTIME ?= 20s

@@ -198,6 +198,20 @@ func TestBadInput(t *testing.T) {
 			return []string{"policy", "generate", "--config", p.Config, "--engine", "policy-controller", "--github-repo", "org/x",
 				"--trusted-root", filepath.Join(p.Dir, "trusted_root.json")}
 		}, code: 2, contains: []string{"trusted_root.json", "no such file"}},
+		{name: "scan: no image and no SBOM", args: func(p *project, out string) []string { return []string{"scan", "--config", p.Config} },
+			code: 2, contains: []string{"REPO@sha256", "--sbom"}},
+		{name: "scan: unknown severity", args: func(p *project, out string) []string {
+			return []string{"scan", "--config", p.Config, "--sbom", p.Config, "--fail-on", "severe"}
+		}, code: 2, contains: []string{"severe", "critical, high, medium or low"}},
+		{name: "scan: missing database", args: func(p *project, out string) []string {
+			return []string{"scan", "--config", p.Config, "--sbom", p.Config, "--db", filepath.Join(p.Dir, "nodb")}
+		}, code: 2, contains: []string{"nodb", "grype v6 database"}},
+		{name: "scan: not an SBOM", args: func(p *project, out string) []string {
+			return []string{"scan", "--config", p.Config, "--sbom", p.Config}
+		}, code: 2, contains: []string{"read SBOM", "SPDX"}},
+		{name: "scan: a tag", args: func(p *project, out string) []string {
+			return []string{"scan", "--config", p.Config, reg + "/library/python:3.11-bookworm-fixture"}
+		}, code: 2, contains: []string{"by digest"}},
 		{name: "lint: missing file", args: func(p *project, out string) []string { return []string{"lint", filepath.Join(p.Dir, "deploy.yaml")} },
 			code: 2, contains: []string{"deploy.yaml"}},
 	}

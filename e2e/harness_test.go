@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"text/template"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/scan/vulndb"
 )
 
 // require skips with reason, or fails when HARDEN_REQUIRE_E2E=1 (as in
@@ -168,6 +170,9 @@ smoke:
   - name: runs as uid 10001
     entrypoint: [id, -u]
     expect: {stdout: "10001"}
+# The fixture's pins have fixable high findings in this database; the
+# gate here stops only on critical ones.
+scan: {db: vulndb, failOn: critical}
 {{.Extra}}`))
 
 // newProject writes a harden.yaml (and copies of the lock and
@@ -179,6 +184,9 @@ func newProject(t *testing.T, fx *fixture.Fixture, base, repo string) *project {
 		Lock: "requirements.lock", Requirements: "requirements.in", Platforms: fx.Platforms, PgcliVersion: fx.PgcliVersion}
 	copyFile(t, fx.Lock, filepath.Join(dir, "requirements.lock"))
 	copyFile(t, fx.RequirementsIn, filepath.Join(dir, "requirements.in"))
+	if err := vulndb.Write(filepath.Join(dir, "vulndb"), vulndb.Fixture(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	p.write(t)
 	return p
 }

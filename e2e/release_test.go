@@ -122,7 +122,7 @@ func TestRelease(t *testing.T) {
 			if again.code != 0 {
 				t.Fatalf("rerun: %s", again)
 			}
-			for _, s := range []string{"build", "test", "publish", "sbom", "sign", "attest"} {
+			for _, s := range []string{"build", "test", "publish", "sbom", "scan", "sign", "attest"} {
 				if !strings.Contains(again.stderr, "<== "+s+" skipped") {
 					t.Errorf("rerun: stage %s was not skipped:\n%s", s, again.stderr)
 				}
@@ -131,6 +131,57 @@ func TestRelease(t *testing.T) {
 				t.Errorf("rerun released %s, want %s", got.Digest, rec.Digest)
 			}
 		})
+	}
+}
+
+// TestReleaseScanGate: findings the gate fails stop the release at the
+// scan stage, after the image is published and before anything is signed,
+// and the message names them and the way out.
+func TestReleaseScanGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped in -short mode")
+	}
+	fx := fixture.Load(t)
+	require(t, os.Geteuid() == 0, "the smoke-test stage runs runc, which needs root")
+	st := sigstoretest.Start(t)
+	reg := registrytest.StartReferrers(t)
+	base := pushBase(t, fx, reg)
+	pr := newProject(t, fx, base, reg+"/e2e/gate")
+	cfg, err := os.ReadFile(pr.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pr.Config, []byte(strings.Replace(string(cfg), "failOn: critical", "failOn: high", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok := filepath.Join(pr.Dir, "token")
+	if err := os.WriteFile(tok, []byte(st.Issuer.Token(t, signerEmail)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(pr.Dir, "dist")
+	r := run(t, []string{epoch}, "release", "--config", pr.Config, "--wheel-dir", fx.WheelDir,
+		"--out", out, "--identity-token-file", tok, "--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath,
+		"--runtime", "runc", "--progress", "plain")
+	if r.code != 1 || !strings.Contains(r.stderr, "scan") || !strings.Contains(r.stderr, "GHSA-2m57-hf25-phgg") || !strings.Contains(r.stderr, "OpenVEX") {
+		t.Fatalf("release with fixable high findings: %s", r)
+	}
+	if strings.Contains(r.stderr, "<== sign") {
+		t.Errorf("the release signed after the gate failed:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "scan")); !os.IsNotExist(err) {
+		t.Errorf("a failed scan left a report behind: %v", err)
+	}
+	rel := readRelease(t, out)
+	d, err := name.NewDigest(rel.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := remote.Referrers(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := refs.IndexManifest(); len(m.Manifests) != 0 {
+		t.Errorf("%d referrers on an image whose scan failed, want none", len(m.Manifests))
 	}
 }
 
@@ -175,7 +226,7 @@ func releaseEvents(t *testing.T, stdout string) fullRecord {
 			}
 		}
 	}
-	want := "lock build test publish sbom sign attest verify record"
+	want := "lock build test publish sbom scan sign attest verify record"
 	if strings.Join(stages, " ") != want {
 		t.Errorf("stages %v, want %s", stages, want)
 	}

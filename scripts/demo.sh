@@ -17,7 +17,10 @@ skopeo copy --quiet --all --dest-tls-verify=false \
 base=$("$HARDEN" base resolve "$REGISTRY/library/python:3.11-bookworm-fixture" | head -n1)
 echo "base pinned: $base"
 
-sed -e "s|@BASE@|$base|" -e "s|@REGISTRY@|$REGISTRY|" -e "s|@FIXTURES@|$HARDEN_FIXTURES|" \
+step "write the offline vulnerability database (real advisories for the fixture's packages)"
+"$root/.cache/bin/mkvulndb" -out "$work/vulndb"
+
+sed -e "s|@BASE@|$base|" -e "s|@REGISTRY@|$REGISTRY|" -e "s|@FIXTURES@|$HARDEN_FIXTURES|" -e "s|@VULNDB@|$work/vulndb|" \
   "$root/scripts/demo.harden.yaml" > "$work/harden.yaml"
 
 step "start a private Sigstore on 127.0.0.1 (OIDC issuer, Fulcio, timestamp authority, Rekor v2)"
@@ -41,11 +44,11 @@ step "independent check with the cosign CLI"
 cosign_verify=(--certificate-identity "$SIGSTORE_IDENTITY" --certificate-oidc-issuer "$SIGSTORE_ISSUER"
   --trusted-root "$sig/trusted_root.json" --allow-http-registry --insecure-ignore-sct)
 HOME=$work/cosign-home "$TOOLS/cosign" verify "${cosign_verify[@]}" "$image" > /dev/null
-for t in slsaprovenance1 spdxjson cyclonedx; do
+for t in slsaprovenance1 spdxjson cyclonedx vuln; do
   HOME=$work/cosign-home "$TOOLS/cosign" verify-attestation --type "$t" "${cosign_verify[@]}" "$image" > /dev/null 2> "$work/cosign.log" ||
     { cat "$work/cosign.log" >&2; exit 1; }
 done
-echo "cosign verify + verify-attestation (slsaprovenance1, spdxjson, cyclonedx): OK"
+echo "cosign verify + verify-attestation (slsaprovenance1, spdxjson, cyclonedx, vuln): OK"
 
 step "harden verify, exactly as the release record prints it"
 echo "$verify_cmd"
@@ -70,6 +73,11 @@ if [ -x "$TOOLS/kubectl-kyverno" ]; then
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: pgcli, namespace: default}\nspec:\n  containers:\n    - {name: pgcli, image: "%s"}\n' \
     "$image" > "$work/policy/pod.yaml"
   HOME=$work/kyverno-home "$TOOLS/kubectl-kyverno" apply "$work/policy/kyverno.yaml" --resource "$work/policy/pod.yaml" 2>&1 | tail -n 1
+fi
+
+step "vulnerability gate on high: the fixture's old pins fail it (exit 1)"
+if "$HARDEN" scan "$image" --db "$work/vulndb" --fail-on high; then
+  echo "the high gate passed, but the fixture has fixable high findings" >&2; exit 1
 fi
 
 echo

@@ -54,8 +54,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if g.output != "text" && g.output != "json" {
-				return errs.Input(fmt.Errorf("--output %q: use text or json", g.output))
+			switch {
+			case g.output == "text" || g.output == "json":
+			case g.output == "sarif" && cmd.Annotations["sarif"] != "":
+			default:
+				return errs.Input(fmt.Errorf("--output %q: use text or json (and sarif for scan)", g.output))
 			}
 			if g.debug {
 				// go-containerregistry's request log; it redacts
@@ -79,10 +82,10 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errs.Input(err) })
 	root.PersistentFlags().StringVar(&g.config, "config", config.DefaultPath, "image definition (harden.yaml)")
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json (scan: also sarif)")
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every registry request and response to stderr (credentials redacted)")
 	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g),
-		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g))
+		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g))
 	return root
 }
 

@@ -325,7 +325,7 @@ func TestParseTypes(t *testing.T) {
 	if _, err := attest.ParseTypes([]string{"slsaprovenance"}); err == nil || !strings.Contains(err.Error(), "slsaprovenance1") {
 		t.Errorf("alias hint: %v", err)
 	}
-	if _, err := attest.ParseTypes([]string{"vuln"}); errs.ExitCode(err) != 2 {
+	if _, err := attest.ParseTypes([]string{"sarif"}); errs.ExitCode(err) != 2 {
 		t.Errorf("unknown type: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/sbom"
+	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sign"
 )
 
@@ -28,6 +29,9 @@ const (
 	TypeSLSA      = "slsaprovenance1"
 	TypeSPDX      = "spdxjson"
 	TypeCycloneDX = "cyclonedx"
+	// TypeVuln is the scan stage's result (cosign's vuln predicate), read
+	// from <out>/scan/.
+	TypeVuln = "vuln"
 )
 
 // AllTypes are the attestations a release carries.
@@ -42,11 +46,11 @@ func ParseTypes(ts []string) ([]string, error) {
 	var out []string
 	for _, t := range ts {
 		switch t {
-		case TypeSLSA, TypeSPDX, TypeCycloneDX:
+		case TypeSLSA, TypeSPDX, TypeCycloneDX, TypeVuln:
 		case "slsaprovenance", "spdx", "cyclonedx-json":
 			return nil, errs.Input(fmt.Errorf("--type %q: did you mean %s?", t, map[string]string{"slsaprovenance": TypeSLSA, "spdx": TypeSPDX, "cyclonedx-json": TypeCycloneDX}[t]))
 		default:
-			return nil, errs.Input(fmt.Errorf("--type %q: use %s, %s or %s", t, TypeSLSA, TypeSPDX, TypeCycloneDX))
+			return nil, errs.Input(fmt.Errorf("--type %q: use %s, %s, %s or %s", t, TypeSLSA, TypeSPDX, TypeCycloneDX, TypeVuln))
 		}
 		if !seen[t] {
 			seen[t] = true
@@ -221,6 +225,21 @@ func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name
 				return nil, err
 			}
 			out = append(out, Statement{PredicateType: provenance.PredicateType, Payload: raw, AttachTo: subs})
+		case TypeVuln:
+			for i, pl := range rel.Platforms {
+				pr, err := scan.ReadFile(filepath.Join(p.Out, "scan"), pl.Platform, pl.Digest)
+				if err != nil {
+					return nil, err
+				}
+				if pr == nil {
+					return nil, errs.Input(fmt.Errorf("no scan report for %s (%s) in %s; scan the image first (harden release runs the scan stage)", pl.Platform, pl.Digest, filepath.Join(p.Out, "scan")))
+				}
+				st, err := vulnStatement(pr, subs[i+1], subs[0])
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, Statement{PredicateType: scan.PredicateType, Payload: st, AttachTo: []name.Digest{subs[i+1], subs[0]}})
+			}
 		case TypeSPDX, TypeCycloneDX:
 			f := sbom.SPDXJSON
 			if t == TypeCycloneDX {
@@ -300,6 +319,38 @@ func sbomStatement(doc []byte, platform, digest string, f sbom.Format, rel *publ
 		return nil, nil, fmt.Errorf("encode SBOM statement: %w", err)
 	}
 	return raw, []name.Digest{plat, index}, nil
+}
+
+// vulnStatement wraps a platform's scan in a statement whose subjects
+// are the platform manifest it scanned and, as for SBOMs, the index, so
+// that verifiers and admission policies of either find it.
+func vulnStatement(pr *scan.PlatformReport, plat, index name.Digest) ([]byte, error) {
+	ph, err := hashOf(plat)
+	if err != nil {
+		return nil, err
+	}
+	ih, err := hashOf(index)
+	if err != nil {
+		return nil, err
+	}
+	pred, err := json.Marshal(pr.Report.Predicate())
+	if err != nil {
+		return nil, fmt.Errorf("encode vulnerability predicate: %w", err)
+	}
+	st := map[string]any{
+		"_type": "https://in-toto.io/Statement/v1",
+		"subject": []any{
+			map[string]any{"name": plat.Context().String(), "digest": map[string]string{"sha256": ph}, "annotations": map[string]string{"platform": pr.Platform}},
+			map[string]any{"name": index.Context().String(), "digest": map[string]string{"sha256": ih}},
+		},
+		"predicateType": scan.PredicateType,
+		"predicate":     json.RawMessage(pred),
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode vulnerability statement: %w", err)
+	}
+	return raw, nil
 }
 
 // WriteSBOMs generates the SBOMs of the build in out and writes them to

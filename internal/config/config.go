@@ -61,7 +61,29 @@ type Config struct {
 	Storage string `yaml:"storage"`
 	// Signer is who signs releases; admission policies require it.
 	Signer Signer `yaml:"signer"`
+	// Scan is the vulnerability gate of harden scan and release.
+	Scan Scan `yaml:"scan"`
 }
+
+// Scan configures the vulnerability scan and its gate.
+type Scan struct {
+	// FailOn is the lowest severity that fails: critical, high (default),
+	// medium or low. Only findings with a fix count, unless
+	// IncludeUnfixed.
+	FailOn         string `yaml:"failOn"`
+	IncludeUnfixed bool   `yaml:"includeUnfixed"`
+	// VEX are OpenVEX documents whose not_affected statements suppress
+	// findings; paths are relative to this file.
+	VEX []string `yaml:"vex"`
+	// DB is a local grype v6 database (air-gapped); empty downloads
+	// grype's current one.
+	DB string `yaml:"db"`
+	// MaxDBAge refuses an older database; default 120h (5 days).
+	MaxDBAge Duration `yaml:"maxDBAge"`
+}
+
+// DefaultFailOn is the scan gate's default severity.
+const DefaultFailOn = "high"
 
 // Signer names a keyless signer: Issuer with Identity (exact SAN) or
 // IdentityRegexp, or a GitHub Actions workflow.
@@ -312,6 +334,7 @@ func (c *Config) dropEmpty() {
 		return s
 	}
 	c.Platforms, c.Entrypoint, c.Cmd = nilIfEmpty(c.Platforms), nilIfEmpty(c.Entrypoint), nilIfEmpty(c.Cmd)
+	c.Scan.VEX = nilIfEmpty(c.Scan.VEX)
 	if len(c.Env) == 0 {
 		c.Env = nil
 	}
@@ -366,6 +389,9 @@ func (c *Config) applyDefaults(present map[string]bool) {
 	}
 	if absent("entrypoint", len(c.Entrypoint) == 0) {
 		c.Entrypoint = []string{DefaultEntrypoint}
+	}
+	if absent("scan.failOn", c.Scan.FailOn == "") {
+		c.Scan.FailOn = DefaultFailOn
 	}
 	for i := range c.Smoke {
 		t := &c.Smoke[i]

@@ -50,6 +50,7 @@ func TestLoadFull(t *testing.T) {
 			{Name: "runs as uid 10001", Entrypoint: []string{"id", "-u"}, Expect: Expect{Stdout: "10001"}, Timeout: Duration{time.Minute}},
 			{Name: "unknown flag fails", Args: []string{"--no-such-flag"}, Expect: Expect{ExitCode: 2, StdoutRegexp: "(?m)^Usage: pgcli"}, Timeout: Duration{2 * time.Minute}},
 		},
+		Scan: Scan{FailOn: DefaultFailOn},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %#v\nwant %#v", c, want)

@@ -44,6 +44,14 @@ func (c *Config) Validate() error {
 	default:
 		v.add("storage", fmt.Sprintf("%q is not a storage layout", c.Storage), "use both, referrers or legacy")
 	}
+	switch c.Scan.FailOn {
+	case "critical", "high", "medium", "low":
+	default:
+		v.add("scan.failOn", fmt.Sprintf("%q is not a severity", c.Scan.FailOn), "use critical, high, medium or low")
+	}
+	if c.Scan.MaxDBAge.Duration < 0 {
+		v.add("scan.maxDBAge", "negative", `use a duration such as "120h"`)
+	}
 
 	switch {
 	case c.Name == "":

@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	"github.com/harden-dev/harden/internal/pin"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sign"
 	"github.com/harden-dev/harden/internal/verify"
 )
@@ -33,6 +35,7 @@ import (
 type Record struct {
 	publish.Release
 	SBOMs        []SBOMFile    `json:"sboms"`
+	Scans        []ScanResult  `json:"scans,omitempty"`
 	Signer       sign.Identity `json:"signer"`
 	Signatures   []LogEntry    `json:"signatures"`
 	Attestations []LogEntry    `json:"attestations"`
@@ -51,6 +54,17 @@ type SBOMFile struct {
 	Path          string `json:"path"`   // relative to the output directory
 	Digest        string `json:"digest"` // sha256:<hex> of the file
 	Size          int64  `json:"size"`
+}
+
+// ScanResult is the scan stage's result for one platform.
+type ScanResult struct {
+	Platform   string         `json:"platform"`
+	Digest     string         `json:"digest"`
+	Path       string         `json:"path"` // the report, relative to the output directory
+	Scanner    string         `json:"scanner"`
+	DB         scan.DBStatus  `json:"db"`
+	Findings   map[string]int `json:"findings"` // by severity
+	Suppressed int            `json:"suppressed"`
 }
 
 // LogEntry is one verified signature or attestation.
@@ -178,6 +192,14 @@ func (r *run) record(ctx context.Context) (string, bool, error) {
 		rel.Tags = r.o.Tags
 	}
 	rec := &Record{Release: *rel, SBOMs: r.sboms, Signer: r.signer.Identity(), Storage: string(r.o.Storage)}
+	for _, pr := range r.scans {
+		counts := map[string]int{}
+		for _, f := range pr.Report.Findings {
+			counts[f.Severity]++
+		}
+		rec.Scans = append(rec.Scans, ScanResult{Platform: pr.Platform, Digest: pr.Digest, Path: filepath.Join("scan", scan.FileName(pr.Platform)),
+			Scanner: pr.Report.Scanner.Name + " " + pr.Report.Scanner.Version, DB: pr.Report.DB, Findings: counts, Suppressed: len(pr.Report.Suppressed)})
+	}
 	rec.Signer.NotAfter = time.Time{}
 	in := r.verify.report.Input
 	rec.Signatures = logEntries(in.Signatures)
@@ -313,6 +335,19 @@ func Markdown(rec *Record) []byte {
 	b.WriteString("\n## SBOMs\n\n| platform | format | digest |\n|---|---|---|\n")
 	for _, s := range rec.SBOMs {
 		fmt.Fprintf(&b, "| %s | %s | `%s` |\n", s.Platform, s.Format, s.Digest)
+	}
+	if len(rec.Scans) > 0 {
+		b.WriteString("\n## Vulnerability scan\n\n| platform | findings | suppressed by VEX | database | report |\n|---|---|---|---|---|\n")
+		for _, s := range rec.Scans {
+			var parts []string
+			for _, sev := range []string{"Critical", "High", "Medium", "Low", "Negligible", "Unknown"} {
+				if n := s.Findings[sev]; n > 0 {
+					parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(sev)))
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %s, built %s | `%s` |\n", s.Platform, cmp.Or(strings.Join(parts, ", "), "none"), s.Suppressed,
+				s.DB.Schema, s.DB.Built.Format("2006-01-02"), s.Path)
+		}
 	}
 	b.WriteString("\n## Transparency log and timestamps\n\n| subject | kind | layout | log index | time |\n|---|---|---|---|---|\n")
 	rows := func(kind string, es []LogEntry) {

@@ -24,6 +24,7 @@ import (
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sign"
 )
 
@@ -34,6 +35,7 @@ const (
 	StageTest    = "test"
 	StagePublish = "publish"
 	StageSBOM    = "sbom"
+	StageScan    = "scan"
 	StageSign    = "sign"
 	StageAttest  = "attest"
 	StageVerify  = "verify"
@@ -41,7 +43,7 @@ const (
 )
 
 // Stages lists every stage in order.
-var Stages = []string{StageLock, StageBuild, StageTest, StagePublish, StageSBOM, StageSign, StageAttest, StageVerify, StageRecord}
+var Stages = []string{StageLock, StageBuild, StageTest, StagePublish, StageSBOM, StageScan, StageSign, StageAttest, StageVerify, StageRecord}
 
 // Options are the inputs of one release.
 type Options struct {
@@ -70,9 +72,19 @@ type Options struct {
 	Getenv        func(string) string
 	Progress      Progress
 	Now           func() time.Time
+	// Scan overrides scan: in harden.yaml (database, gate, VEX) where set.
+	Scan ScanOptions
 	// AfterStage, when set, runs after each completed stage; an error
 	// stops the release there, as a failure would (fault injection).
 	AfterStage func(stage string) error
+}
+
+// ScanOptions are the scan stage's settings; zero fields take scan: in
+// harden.yaml.
+type ScanOptions struct {
+	DB   scan.DBOptions
+	Gate scan.Gate
+	VEX  []string
 }
 
 // run is the state of one release in progress.
@@ -89,6 +101,7 @@ type run struct {
 	results []StageResult
 	verify  *verifyResult
 	sboms   []SBOMFile
+	scans   []scan.PlatformReport
 	signs   *attest.Report
 	atts    *attest.Report
 	final   *Record
@@ -138,6 +151,7 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 		{StageTest, r.test},
 		{StagePublish, r.publish},
 		{StageSBOM, r.sbom},
+		{StageScan, r.scan},
 		{StageSign, r.sign},
 		{StageAttest, r.attest},
 		{StageVerify, r.verifyStage},

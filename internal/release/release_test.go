@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -23,6 +24,8 @@ import (
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/scan"
+	"github.com/harden-dev/harden/internal/scan/vulndb"
 	"github.com/harden-dev/harden/internal/sigstoretest"
 )
 
@@ -36,6 +39,8 @@ type env struct {
 	st    *sigstoretest.Stack
 	rc    *registry.Client
 	cache string
+	// vulndb is the offline vulnerability database of the scan stage.
+	vulndb string
 }
 
 func setup(t *testing.T) *env {
@@ -65,8 +70,12 @@ func setup(t *testing.T) *env {
 	if err := remote.WriteIndex(tag, idx); err != nil {
 		t.Fatal(err)
 	}
+	vdb := t.TempDir()
+	if err := vulndb.Write(vdb, vulndb.Fixture(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	return &env{fx: fx, reg: reg, base: tag.Context().Digest(fx.BaseIndexDigest).String(),
-		st: sigstoretest.Start(t), rc: registry.New(), cache: t.TempDir()}
+		st: sigstoretest.Start(t), rc: registry.New(), cache: t.TempDir(), vulndb: vdb}
 }
 
 // options writes a project for repo into a fresh directory and returns
@@ -87,7 +96,10 @@ smoke:
   - name: version
     args: [--version]
     expect: {exitCode: 0, stdout: "Version: %s"}
-`, e.fx.PgcliVersion, repo, e.base, e.fx.PgcliVersion)
+# The fixture's pins have fixable high findings in this database; the
+# gate here stops only on critical ones.
+scan: {db: %s, failOn: critical}
+`, e.fx.PgcliVersion, repo, e.base, e.fx.PgcliVersion, e.vulndb)
 	for p, b := range map[string][]byte{"harden.yaml": []byte(cfg), "requirements.lock": mustRead(t, e.fx.Lock), "requirements.in": mustRead(t, e.fx.RequirementsIn)} {
 		if err := os.WriteFile(filepath.Join(dir, p), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -234,12 +246,13 @@ func countEntries(t *testing.T, rc *registry.Client, rec *Record) {
 		for _, r := range f.Referrers {
 			per[r.Annotations[attach.AnnotationPredType]]++
 		}
-		want := map[string]int{attest.CosignSignPredicateType: 1, "https://slsa.dev/provenance/v1": 1, "https://spdx.dev/Document": 1, "https://cyclonedx.org/bom": 1}
+		want := map[string]int{attest.CosignSignPredicateType: 1, "https://slsa.dev/provenance/v1": 1, "https://spdx.dev/Document": 1, "https://cyclonedx.org/bom": 1,
+			scan.PredicateType: 1}
 		if fmt.Sprint(per) != fmt.Sprint(want) {
 			t.Errorf("%s: referrers by predicate type %v, want %v", d.DigestStr()[:19], per, want)
 		}
-		if len(f.Signatures) != 1 || len(f.Attestations) != 3 {
-			t.Errorf("%s: legacy layout has %d signature(s) and %d attestation(s), want 1 and 3", d.DigestStr()[:19], len(f.Signatures), len(f.Attestations))
+		if len(f.Signatures) != 1 || len(f.Attestations) != 4 {
+			t.Errorf("%s: legacy layout has %d signature(s) and %d attestation(s), want 1 and 4", d.DigestStr()[:19], len(f.Signatures), len(f.Attestations))
 		}
 	}
 }

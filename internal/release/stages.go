@@ -1,12 +1,15 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,11 +17,13 @@ import (
 
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/sbom"
+	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/smoke"
 )
 
@@ -238,6 +243,101 @@ func (r *run) sbomFiles(dir string) ([]SBOMFile, error) {
 	return out, nil
 }
 
+// scanSettings completes the scan options from scan: in harden.yaml.
+func (r *run) scanSettings() (ScanOptions, error) {
+	c := r.o.Project.Config
+	o := r.o.Scan
+	if o.Gate.FailOn == "" {
+		o.Gate.FailOn = cmp.Or(c.Scan.FailOn, config.DefaultFailOn)
+		o.Gate.IncludeUnfixed = o.Gate.IncludeUnfixed || c.Scan.IncludeUnfixed
+	}
+	if _, err := scan.ParseSeverity(o.Gate.FailOn); err != nil {
+		return o, err
+	}
+	if o.VEX == nil {
+		for _, v := range c.Scan.VEX {
+			o.VEX = append(o.VEX, c.Resolve(v))
+		}
+	}
+	if o.DB.Path == "" {
+		o.DB.Path = c.Resolve(c.Scan.DB)
+	}
+	if o.DB.MaxAge == 0 {
+		o.DB.MaxAge = c.Scan.MaxDBAge.Duration
+	}
+	if o.DB.Now == nil {
+		o.DB.Now = r.o.Now
+	}
+	return o, nil
+}
+
+// scan matches each platform's SPDX SBOM against the vulnerability
+// database and stops the release, before anything is signed, on findings
+// the gate fails. Reports an earlier run wrote for this image are kept
+// while they still pass the gate, so a rerun attests the same result.
+func (r *run) scan(ctx context.Context) (string, bool, error) {
+	so, err := r.scanSettings()
+	if err != nil {
+		return "", false, err
+	}
+	if r.o.DryRun {
+		db := cmp.Or(so.DB.Path, "grype's current database")
+		return fmt.Sprintf("would scan the SBOMs against %s and fail on %s and above", db, so.Gate.FailOn), false, nil
+	}
+	dir := filepath.Join(r.o.Out, "scan")
+	var kept []scan.PlatformReport
+	for _, pl := range r.rec.Platforms {
+		pr, err := scan.ReadFile(dir, pl.Platform, pl.Digest)
+		if err != nil {
+			return "", false, err
+		}
+		if pr == nil || pr.Report.Check(so.Gate) != nil {
+			kept = nil
+			break
+		}
+		kept = append(kept, *pr)
+	}
+	if len(kept) == len(r.rec.Platforms) {
+		r.scans = kept
+		return fmt.Sprintf("%d report(s) for this image already in %s", len(kept), dir), true, nil
+	}
+	db, err := scan.OpenDB(so.DB)
+	if err != nil {
+		return "", false, err
+	}
+	defer db.Close()
+	r.logf("vulnerability database %s, built %s (%s)", db.Status.Schema, db.Status.Built.Format(time.RFC3339), db.Status.Source)
+	var out []scan.PlatformReport
+	for _, pl := range r.rec.Platforms {
+		path := filepath.Join(r.o.Out, "sbom", sbom.FileName(pl.Platform, sbom.SPDXJSON))
+		doc, err := os.ReadFile(path)
+		if err != nil {
+			return "", false, fmt.Errorf("read the SBOM of %s: %w", pl.Platform, err)
+		}
+		rep, err := scan.Scan(ctx, db, doc, scan.Options{VEX: so.VEX, Now: r.o.Now})
+		if err != nil {
+			return "", false, fmt.Errorf("scan %s: %w", pl.Platform, err)
+		}
+		if err := rep.Check(so.Gate); err != nil {
+			return "", false, fmt.Errorf("%s: %w", pl.Platform, err)
+		}
+		out = append(out, scan.PlatformReport{Platform: pl.Platform, Digest: pl.Digest, Report: rep})
+	}
+	for _, pr := range out {
+		if _, err := scan.WriteFile(dir, pr); err != nil {
+			return "", false, err
+		}
+	}
+	r.scans = out
+	findings, suppressed := 0, 0
+	for _, pr := range out {
+		findings += len(pr.Report.Findings)
+		suppressed += len(pr.Report.Suppressed)
+	}
+	return fmt.Sprintf("%d finding(s), %d suppressed by VEX, none at or above %s with a fix (database built %s)",
+		findings, suppressed, so.Gate.FailOn, db.Status.Built.Format("2006-01-02")), false, nil
+}
+
 func (r *run) attestParams() attest.Params {
 	return attest.Params{Out: r.o.Out, Config: r.o.Project.Config, Storage: r.o.Storage, Signer: r.signer,
 		Registry: r.o.Registry, HardenVersion: r.o.HardenVersion, Getenv: r.o.Getenv, Log: r.logf, Now: r.o.Now}
@@ -272,9 +372,9 @@ func (r *run) sign(ctx context.Context) (string, bool, error) {
 
 func (r *run) attest(ctx context.Context) (string, bool, error) {
 	if r.o.DryRun {
-		return "would attest " + strings.Join(attest.AllTypes, ", "), false, nil
+		return "would attest " + strings.Join(append(attest.AllTypes, attest.TypeVuln), ", "), false, nil
 	}
-	rep, err := attest.AttestRelease(ctx, r.attestParams(), attest.AllTypes)
+	rep, err := attest.AttestRelease(ctx, r.attestParams(), append(slices.Clone(attest.AllTypes), attest.TypeVuln))
 	if err != nil {
 		return "", false, err
 	}

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/format"
 	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
 	"github.com/anchore/syft/syft/format/common/spdxhelpers"
+	"github.com/anchore/syft/syft/format/syftjson"
 	"github.com/google/uuid"
 	"github.com/spdx/tools-golang/spdx"
 )
@@ -177,4 +179,15 @@ func demoteLicenseIDs(components *[]cyclonedx.Component) {
 			}
 		}
 	}
+}
+
+// SyftJSON is the catalogue in syft's own JSON format, which keeps all a
+// vulnerability matcher reads (the distro, each package's upstream
+// source).
+func (s *SBOM) SyftJSON() ([]byte, error) {
+	b, err := format.Encode(*s.doc, syftjson.NewFormatEncoder())
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: encode syft JSON: %w", s.Platform, err)
+	}
+	return b, nil
 }

@@ -22,7 +22,9 @@ import (
 
 	// syft opens RPM databases through database/sql and fails without a
 	// registered sqlite driver, even for images that have none.
-	_ "modernc.org/sqlite"
+	// The sqlite driver syft's RPM cataloguer opens; grype's database uses
+	// the same one, and two drivers named "sqlite" cannot both register.
+	_ "github.com/glebarez/go-sqlite"
 )
 
 // Options describe the document rather than the image.

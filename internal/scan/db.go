@@ -1,0 +1,173 @@
+// Package scan matches an image's SBOM against a vulnerability database
+// with grype, applies OpenVEX statements, gates on severity and renders
+// the findings (table, JSON, SARIF, cosign vuln attestation predicate).
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v6 "github.com/anchore/grype/grype/db/v6"
+	v6dist "github.com/anchore/grype/grype/db/v6/distribution"
+	v6inst "github.com/anchore/grype/grype/db/v6/installation"
+	"github.com/anchore/grype/grype/vulnerability"
+
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+// DefaultMaxDBAge is how old a database may be before scans refuse it.
+const DefaultMaxDBAge = 5 * 24 * time.Hour
+
+// DBOptions say where the vulnerability database comes from.
+type DBOptions struct {
+	// Path is a grype v6 database for air-gapped use: vulnerability.db, a
+	// directory holding it, or an archive (.tar.gz, .tar.zst, .tar.xz) as
+	// grype publishes them. Empty downloads grype's current database.
+	Path string
+	// CacheDir keeps downloaded databases; default
+	// $XDG_CACHE_HOME/harden/grype-db.
+	CacheDir string
+	// MaxAge refuses an older database; 0 means DefaultMaxDBAge.
+	MaxAge time.Duration
+	// Now is the clock for the age check; nil is time.Now.
+	Now func() time.Time
+}
+
+// DBStatus describes the database a scan used.
+type DBStatus struct {
+	Schema string    `json:"schema"` // "v6.1.10"
+	Built  time.Time `json:"built"`
+	Source string    `json:"source"` // where it came from: a path, or grype's listing URL
+}
+
+// DB is an open vulnerability database.
+type DB struct {
+	Status   DBStatus
+	provider vulnerability.Provider
+	cleanup  func() error
+}
+
+// OpenDB opens the database o names, or downloads the current one, and
+// refuses it when it is older than o.MaxAge.
+func OpenDB(o DBOptions) (*DB, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	maxAge := o.MaxAge
+	if maxAge == 0 {
+		maxAge = DefaultMaxDBAge
+	}
+	var db *DB
+	var err error
+	if o.Path != "" {
+		db, err = importDB(o.Path)
+	} else {
+		db, err = downloadDB(o.CacheDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if age := now().Sub(db.Status.Built); age > maxAge {
+		_ = db.Close()
+		return nil, errs.Input(fmt.Errorf("the vulnerability database was built %s (%s ago), older than --max-db-age %s; update it (run without --db to download the current one, or fetch a new archive for --db) or raise --max-db-age",
+			db.Status.Built.UTC().Format(time.RFC3339), age.Round(time.Hour), maxAge))
+	}
+	return db, nil
+}
+
+// importDB installs a local database into a temporary grype root, so
+// the user's file is only read.
+func importDB(path string) (*DB, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errs.Input(fmt.Errorf("--db %s: no such file or directory; pass a grype v6 database (vulnerability.db, its directory, or a .tar.gz/.tar.zst archive)", path))
+		}
+		return nil, fmt.Errorf("--db %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		path = filepath.Join(path, "vulnerability.db")
+		if _, err := os.Stat(path); err != nil {
+			return nil, errs.Input(fmt.Errorf("--db %s: no vulnerability.db in the directory; pass a grype v6 database", filepath.Dir(path)))
+		}
+	}
+	root, err := os.MkdirTemp("", "harden-grype-db-*")
+	if err != nil {
+		return nil, fmt.Errorf("open vulnerability database: %w", err)
+	}
+	cleanup := func() error { return os.RemoveAll(root) }
+	cur, err := v6inst.NewCurator(v6inst.Config{DBRootDir: root, ValidateChecksum: true}, nil)
+	if err == nil {
+		err = cur.Import(path)
+	}
+	if err != nil {
+		_ = cleanup()
+		return nil, errs.Input(fmt.Errorf("--db %s: %w; pass a grype v6 database (schema %d)", path, err, v6.ModelVersion))
+	}
+	db, err := open(cur, path)
+	if err != nil {
+		_ = cleanup()
+		return nil, err
+	}
+	db.cleanup = cleanup
+	return db, nil
+}
+
+// downloadDB updates the cached copy of grype's published database.
+func downloadDB(cacheDir string) (*DB, error) {
+	if cacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("vulnerability database cache: %w; pass --db", err)
+		}
+		cacheDir = filepath.Join(base, "harden", "grype-db")
+	}
+	dist := v6dist.DefaultConfig()
+	client, err := v6dist.NewClient(dist)
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database client: %w", err)
+	}
+	cur, err := v6inst.NewCurator(v6inst.Config{DBRootDir: cacheDir, ValidateChecksum: true}, client)
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database cache %s: %w", cacheDir, err)
+	}
+	if _, err := cur.Update(); err != nil {
+		// A cached copy may still do; the age check decides.
+		if st := cur.Status(); st.Error != nil {
+			return nil, errs.Unreachable(fmt.Errorf("download the vulnerability database from %s: %w; for air-gapped use pass --db with a grype v6 database archive", dist.LatestURL, err))
+		}
+	}
+	return open(cur, dist.LatestURL)
+}
+
+func open(cur v6.Curator, source string) (*DB, error) {
+	st := cur.Status()
+	if st.Error != nil {
+		return nil, errs.Input(fmt.Errorf("vulnerability database from %s: %w", source, st.Error))
+	}
+	rdr, err := cur.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read vulnerability database from %s: %w", source, err)
+	}
+	return &DB{
+		Status:   DBStatus{Schema: strings.TrimSpace(st.SchemaVersion), Built: st.Built.UTC(), Source: source},
+		provider: v6.NewVulnerabilityProvider(rdr),
+	}, nil
+}
+
+// Close releases the database and removes any temporary copy.
+func (d *DB) Close() error {
+	err := d.provider.Close()
+	if d.cleanup != nil {
+		if cErr := d.cleanup(); cErr != nil && err == nil {
+			err = cErr
+		}
+	}
+	return err
+}

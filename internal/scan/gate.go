@@ -1,0 +1,81 @@
+package scan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/harden-dev/harden/internal/errs"
+)
+
+// severities from least to most severe, as grype names them.
+var severities = []string{"Unknown", "Negligible", "Low", "Medium", "High", "Critical"}
+
+func severityRank(s string) int {
+	for i, x := range severities {
+		if strings.EqualFold(x, s) {
+			return i
+		}
+	}
+	return 0
+}
+
+func canonicalSeverity(s string) string { return severities[severityRank(s)] }
+
+// Gate decides which findings fail a scan.
+type Gate struct {
+	// FailOn is the lowest severity that fails: critical, high, medium
+	// or low.
+	FailOn string
+	// IncludeUnfixed also counts findings that have no fixed version.
+	IncludeUnfixed bool
+}
+
+// ParseSeverity checks a --fail-on value.
+func ParseSeverity(s string) (string, error) {
+	for _, ok := range []string{"critical", "high", "medium", "low"} {
+		if strings.EqualFold(s, ok) {
+			return ok, nil
+		}
+	}
+	return "", errs.Input(fmt.Errorf("--fail-on %q: use critical, high, medium or low", s))
+}
+
+// Blocking returns the findings that fail the gate: at or above FailOn,
+// with a fix available unless IncludeUnfixed, and not suppressed by VEX
+// (those are in r.Suppressed, not r.Findings).
+func (r *Report) Blocking(g Gate) []Finding {
+	min := severityRank(g.FailOn)
+	var out []Finding
+	for _, f := range r.Findings {
+		if severityRank(f.Severity) < min {
+			continue
+		}
+		if !g.IncludeUnfixed && !f.Fixable() {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Check fails (exit 1) when findings block the gate, naming them.
+func (r *Report) Check(g Gate) error {
+	b := r.Blocking(g)
+	if len(b) == 0 {
+		return nil
+	}
+	var ids []string
+	for i, f := range b {
+		if i == 5 {
+			ids = append(ids, fmt.Sprintf("and %d more", len(b)-5))
+			break
+		}
+		ids = append(ids, fmt.Sprintf("%s (%s %s, %s)", f.ID, f.Package, f.Version, f.Severity))
+	}
+	scope := "with a fix available"
+	if g.IncludeUnfixed {
+		scope = "fixed or not"
+	}
+	return errs.Check(fmt.Errorf("%d finding(s) at or above %s, %s: %s; upgrade the packages, or record why they do not apply in an OpenVEX document (vex: in harden.yaml)",
+		len(b), g.FailOn, scope, strings.Join(ids, ", ")))
+}

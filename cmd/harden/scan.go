@@ -129,12 +129,7 @@ func scanDefaults(path string) (config.Scan, error) {
 		}
 		return config.Scan{}, err
 	}
-	sc := c.Scan
-	for i, v := range sc.VEX {
-		sc.VEX[i] = c.Resolve(v)
-	}
-	sc.DB = c.Resolve(sc.DB)
-	return sc, nil
+	return c.ScanSettings(), nil
 }
 
 func renderScan(g *globals, reports []scan.PlatformReport, gate scan.Gate) error {

@@ -410,6 +410,18 @@ func (c *Config) Resolve(rel string) string {
 	return filepath.Join(c.Dir, rel)
 }
 
+// ScanSettings returns scan: with its paths (vex, db) resolved against
+// the config's directory.
+func (c *Config) ScanSettings() Scan {
+	sc := c.Scan
+	sc.VEX = nil
+	for _, v := range c.Scan.VEX {
+		sc.VEX = append(sc.VEX, c.Resolve(v))
+	}
+	sc.DB = c.Resolve(c.Scan.DB)
+	return sc
+}
+
 // BaseRef returns the digest reference of the base image.
 func (c *Config) BaseRef() (name.Digest, error) {
 	d, err := name.NewDigest(c.Base)

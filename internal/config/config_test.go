@@ -359,3 +359,15 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+func TestScanSettingsResolvesPaths(t *testing.T) {
+	c := &Config{Dir: "img", Scan: Scan{FailOn: "high", VEX: []string{"a.openvex.json", "/abs/b.json"}, DB: "vulndb"}}
+	sc := c.ScanSettings()
+	want := []string{filepath.Join("img", "a.openvex.json"), "/abs/b.json"}
+	if !reflect.DeepEqual(sc.VEX, want) || sc.DB != filepath.Join("img", "vulndb") || sc.FailOn != "high" {
+		t.Errorf("ScanSettings = %+v, want VEX %v and DB img/vulndb", sc, want)
+	}
+	if c.Scan.VEX[0] != "a.openvex.json" {
+		t.Errorf("ScanSettings changed the config: %v", c.Scan.VEX)
+	}
+}

@@ -245,25 +245,23 @@ func (r *run) sbomFiles(dir string) ([]SBOMFile, error) {
 
 // scanSettings completes the scan options from scan: in harden.yaml.
 func (r *run) scanSettings() (ScanOptions, error) {
-	c := r.o.Project.Config
+	c := r.o.Project.Config.ScanSettings()
 	o := r.o.Scan
 	if o.Gate.FailOn == "" {
-		o.Gate.FailOn = cmp.Or(c.Scan.FailOn, config.DefaultFailOn)
-		o.Gate.IncludeUnfixed = o.Gate.IncludeUnfixed || c.Scan.IncludeUnfixed
+		o.Gate.FailOn = cmp.Or(c.FailOn, config.DefaultFailOn)
+		o.Gate.IncludeUnfixed = o.Gate.IncludeUnfixed || c.IncludeUnfixed
 	}
 	if _, err := scan.ParseSeverity(o.Gate.FailOn); err != nil {
 		return o, err
 	}
 	if o.VEX == nil {
-		for _, v := range c.Scan.VEX {
-			o.VEX = append(o.VEX, c.Resolve(v))
-		}
+		o.VEX = c.VEX
 	}
 	if o.DB.Path == "" {
-		o.DB.Path = c.Resolve(c.Scan.DB)
+		o.DB.Path = c.DB
 	}
 	if o.DB.MaxAge == 0 {
-		o.DB.MaxAge = c.Scan.MaxDBAge.Duration
+		o.DB.MaxAge = c.MaxDBAge.Duration
 	}
 	if o.DB.Now == nil {
 		o.DB.Now = r.o.Now

@@ -194,6 +194,39 @@ func TestBadInput(t *testing.T) {
 		{name: "policy: kyverno without a signer", args: func(p *project, out string) []string {
 			return []string{"policy", "generate", "--config", p.Config, "--engine", "kyverno"}
 		}, code: 2, contains: []string{"signer", "--github-repo"}},
+		{name: "lock: --python-version without --glibc", args: func(p *project, out string) []string {
+			return []string{"lock", "--config", p.Config, "--wheel-dir", wheelDir, "--python-version", "3.11.2"}
+		}, code: 2, contains: []string{"--python-version and --glibc go together"}},
+		{name: "lock: unsatisfiable requirement", args: func(p *project, out string) []string {
+			if err := os.WriteFile(filepath.Join(p.Dir, "requirements.in"), []byte("pgcli>=9\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"lock", "--config", p.Config, "--wheel-dir", wheelDir, "--python-version", "3.11.2", "--glibc", "2.36", "--cache-dir", t.TempDir()}
+		}, code: 2, contains: []string{"pgcli", ">=9", "3.5.0"}},
+		{name: "lock: --check with --upgrade", args: func(p *project, out string) []string {
+			return []string{"lock", "--config", p.Config, "--check", "--upgrade"}
+		}, code: 2, contains: []string{"--check changes nothing", "--upgrade"}},
+		{name: "lock diff: one file", args: func(p *project, out string) []string {
+			return []string{"lock", "diff", "--config", p.Config, filepath.Join(p.Dir, "requirements.lock")}
+		}, code: 2, contains: []string{"two lock files", "--git REV"}},
+		{name: "lock diff: unknown revision", args: func(p *project, out string) []string {
+			return []string{"lock", "diff", "--config", p.Config, "--git", "no-such-rev", filepath.Join(p.Dir, "requirements.lock")}
+		}, code: 2, contains: []string{"no-such-rev"}},
+		{name: "version next: malformed version", sub: [2]string{"version: 3.5.0-r1", "version: 3.5.0"}, args: func(p *project, out string) []string {
+			return []string{"version", "next", "--config", p.Config, "--offline"}
+		}, code: 2, contains: []string{"3.5.0", "-r"}},
+		{name: "base update: tag gone", args: func(p *project, out string) []string {
+			return []string{"base", "update", "--config", p.Config, "--tag", "no-such-tag", "--dry-run"}
+		}, code: 2, contains: []string{"no-such-tag"}},
+		{name: "verify: unknown max severity", args: func(p *project, out string) []string {
+			return []string{"verify", base, "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i", "--max-severity", "severe"}
+		}, code: 2, contains: []string{"severe", "none, low, medium, high or critical"}},
+		{name: "scan: --out with --sbom", args: func(p *project, out string) []string {
+			return []string{"scan", "--sbom", filepath.Join(p.Dir, "sbom.json"), "--out", out}
+		}, code: 2, contains: []string{"--out", "--sbom"}},
+		{name: "policy: scan requirement for gatekeeper", args: func(p *project, out string) []string {
+			return []string{"policy", "generate", "--config", p.Config, "--engine", "gatekeeper", "--max-scan-age", "168h"}
+		}, code: 2, contains: []string{"gatekeeper", "cannot require a vulnerability scan"}},
 		{name: "policy: missing trusted root", args: func(p *project, out string) []string {
 			return []string{"policy", "generate", "--config", p.Config, "--engine", "policy-controller", "--github-repo", "org/x",
 				"--trusted-root", filepath.Join(p.Dir, "trusted_root.json")}

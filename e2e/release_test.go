@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/sigstoretest"
+	"github.com/harden-dev/harden/internal/testtools"
 )
 
 // TestRelease runs harden release end to end through the CLI, then the
@@ -55,7 +58,7 @@ func TestRelease(t *testing.T) {
 			}
 			args := []string{"release", "--config", pr.Config, "--wheel-dir", fx.WheelDir, "--cache-dir", cache, "--out", out,
 				"--storage", tc.storage, "--identity-token-file", tok, "--trusted-root", st.TrustedRootPath,
-				"--signing-config", st.SigningConfigPath, "--runtime", "runc", "--tag", "rel", "--pin", manifest}
+				"--signing-config", st.SigningConfigPath, "--runtime", "runc", "--tag", "rel", "--version-tag", "--pin", manifest}
 
 			dry := run(t, []string{epoch}, append(args, "--dry-run")...)
 			if dry.code != 0 || !strings.Contains(dry.stderr, "planned") {
@@ -72,9 +75,11 @@ func TestRelease(t *testing.T) {
 			rec := releaseEvents(t, r.stdout)
 
 			// The tag and the pinned manifest name the verified digest.
-			tagged, err := remote.Head(mustTag(t, repo+":rel"))
-			if err != nil || tagged.Digest.String() != rec.Digest {
-				t.Errorf("tag rel: %v %v, want %s", tagged, err, rec.Digest)
+			for _, tag := range []string{"rel", fx.PgcliVersion + "-r1"} {
+				tagged, err := remote.Head(mustTag(t, repo+":"+tag))
+				if err != nil || tagged.Digest.String() != rec.Digest {
+					t.Errorf("tag %s: %v %v, want %s", tag, tagged, err, rec.Digest)
+				}
 			}
 			b, err := os.ReadFile(manifest)
 			if err != nil {
@@ -103,6 +108,10 @@ func TestRelease(t *testing.T) {
 				t.Errorf("verify with another identity: %s", bad)
 			}
 
+			checkVulnAttestation(t, rec, tc.storage, st, cmd)
+			checkRescan(t, rec, pr.Config, out, []string{"--storage", tc.storage, "--identity-token-file", tok,
+				"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}, cmd)
+
 			// The released image rebuilds from its own provenance, through
 			// both entry points; without its wheels it exits 3.
 			rb := run(t, nil, append(cmd[1:], "--rebuild")...)
@@ -129,6 +138,20 @@ func TestRelease(t *testing.T) {
 			}
 			if got := readRelease(t, out); got.Digest != rec.Digest {
 				t.Errorf("rerun released %s, want %s", got.Digest, rec.Digest)
+			}
+
+			// Another image with the same base and lock would take the same
+			// version: the release verifies it but will not move the tag.
+			if tc.storage == "referrers" {
+				pr.Extra = "workingDir: /tmp\n"
+				pr.write(t)
+				moved := run(t, []string{epoch}, append(args, "--out", filepath.Join(pr.Dir, "dist2"))...)
+				if moved.code != 1 || !strings.Contains(moved.stderr, "a version never moves") {
+					t.Errorf("release of a changed image under an unchanged version: %s", moved)
+				}
+				if tagged, err := remote.Head(mustTag(t, repo+":"+fx.PgcliVersion+"-r1")); err != nil || tagged.Digest.String() != rec.Digest {
+					t.Errorf("the version tag moved: %v %v, want %s", tagged, err, rec.Digest)
+				}
 			}
 		})
 	}
@@ -186,6 +209,7 @@ func TestReleaseScanGate(t *testing.T) {
 }
 
 type fullRecord struct {
+	Image        string
 	Digest       string
 	Platforms    []struct{ Platform, Digest, Image string }
 	Signatures   []json.RawMessage
@@ -243,4 +267,125 @@ func mustTag(t *testing.T, s string) name.Tag {
 		t.Fatal(err)
 	}
 	return tag
+}
+
+// checkVulnAttestation: the release's signed scan satisfies the printed
+// verify command (its --max-severity matches the gate), fails a stricter
+// severity or a shorter maximum age with the reason, reaches Rego as
+// input.vulnerabilities, and verifies with cosign's own CLI.
+func checkVulnAttestation(t *testing.T, rec fullRecord, storage string, st *sigstoretest.Stack, verifyCmd []string) {
+	t.Helper()
+	if !strings.Contains(strings.Join(verifyCmd, " "), "--max-severity high") {
+		t.Errorf("verify command %q does not require the scan the gate (fail on critical) passed", strings.Join(verifyCmd, " "))
+	}
+	base := slices.Clip(verifyCmd[1 : len(verifyCmd)-2]) // without "--max-severity high"
+	in := filepath.Join(t.TempDir(), "input.json")
+	strict := run(t, nil, append(base, "--max-severity", "medium", "--policy-input", in)...)
+	if strict.code != 1 || !strings.Contains(strict.stdout, "GHSA-2m57-hf25-phgg (sqlparse 0.4.2, High)") {
+		t.Errorf("verify --max-severity medium: %s", strict)
+	}
+	b, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input struct {
+		Vulnerabilities []struct {
+			Platform string
+			Digest   string
+			Counts   map[string]int
+			Findings []struct{ ID, Package string }
+		}
+	}
+	if err := json.Unmarshal(b, &input); err != nil {
+		t.Fatal(err)
+	}
+	if len(input.Vulnerabilities) != len(rec.Platforms) {
+		t.Fatalf("policy input has %d scans, want one per platform (%d)", len(input.Vulnerabilities), len(rec.Platforms))
+	}
+	for i, v := range input.Vulnerabilities {
+		if v.Digest != rec.Platforms[i].Digest || v.Counts["High"] == 0 || len(v.Findings) == 0 {
+			t.Errorf("input.vulnerabilities[%d] = %+v", i, v)
+		}
+	}
+	stale := run(t, nil, append(base, "--max-scan-age", "1ns")...)
+	if stale.code != 1 || !strings.Contains(stale.stdout, "older than --max-scan-age 1ns") {
+		t.Errorf("verify --max-scan-age 1ns: %s", stale)
+	}
+
+	cosign := testtools.Path(t, "cosign")
+	args := []string{"verify-attestation", "--type", "vuln", "--certificate-identity", signerEmail, "--certificate-oidc-issuer", st.Issuer.URL(),
+		"--trusted-root", st.TrustedRootPath, "--allow-http-registry", "--insecure-ignore-sct"}
+	if storage == "legacy" {
+		args = append(args, "--insecure-ignore-tlog", "--use-signed-timestamps")
+	}
+	for _, p := range rec.Platforms {
+		out, err := cosignCLI(t, cosign, append(args, p.Image)...)
+		if err != nil {
+			t.Fatalf("cosign verify-attestation --type vuln %s: %v\n%s", p.Image, err, out)
+		}
+		if !vulnStatementFor(out, p.Digest) {
+			t.Errorf("cosign verify-attestation --type vuln printed no vuln statement about %s:\n%s", p.Digest, out)
+		}
+	}
+}
+
+// checkRescan: a released image is scanned again into the release's output
+// directory and the new report attested; verify then sees the new scan.
+func checkRescan(t *testing.T, rec fullRecord, config, out string, signArgs, verifyCmd []string) {
+	t.Helper()
+	before := time.Now().UTC().Truncate(time.Second)
+	if r := run(t, nil, "scan", rec.Image, "--config", config, "--out", out); r.code != 0 || !strings.Contains(r.stderr, "vuln.json") {
+		t.Fatalf("rescan: %s", r)
+	}
+	if r := run(t, nil, append([]string{"attest", "--config", config, "--out", out, "--type", "vuln"}, signArgs...)...); r.code != 0 {
+		t.Fatalf("attest the rescan: %s", r)
+	}
+	in := filepath.Join(t.TempDir(), "input.json")
+	if r := run(t, nil, append(slices.Clip(verifyCmd[1:]), "--max-scan-age", "1h", "--policy-input", in)...); r.code != 0 {
+		t.Fatalf("verify after the rescan: %s", r)
+	}
+	b, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input struct {
+		Vulnerabilities []struct{ Platform, ScannedAt string }
+	}
+	if err := json.Unmarshal(b, &input); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range input.Vulnerabilities {
+		at, err := time.Parse(time.RFC3339, v.ScannedAt)
+		if err != nil || at.Before(before) {
+			t.Errorf("%s: verify used the scan of %s, not the rescan (after %s)", v.Platform, v.ScannedAt, before.Format(time.RFC3339))
+		}
+	}
+}
+
+// vulnStatementFor reports whether cosign's verify-attestation output (one
+// JSON envelope per line, base64 payload) holds a vuln statement about digest.
+func vulnStatementFor(out, digest string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		var env struct{ Payload string }
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &env) != nil {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(env.Payload)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			PredicateType string
+			Subject       []struct{ Digest map[string]string }
+		}
+		if json.Unmarshal(raw, &st) != nil || st.PredicateType != "https://cosign.sigstore.dev/attestation/vuln/v1" {
+			continue
+		}
+		for _, s := range st.Subject {
+			if "sha256:"+s.Digest["sha256"] == digest {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -40,6 +40,12 @@ step "harden release: lock check, build, smoke test, publish by digest, SBOMs, s
 image=$(sed -n 's/^  "image": "\(.*@sha256:[0-9a-f]*\)".*/\1/p' "$work/dist/release.json" | head -n1)
 verify_cmd=$(sed -n 's/^    "command": "\(.*\)".*/\1/p' "$work/dist/release.json" | head -n1)
 
+step "harden lock: resolve requirements.in natively (base inspected from the registry), review against the fixture lock"
+"$HARDEN" lock --config "$work/harden.yaml" --wheel-dir "$HARDEN_FIXTURES/wheels" --cache-dir "$work/wheel-cache" \
+  --output-file "$work/requirements.lock" 2>/dev/null | tail -n 1
+"$HARDEN" lock diff --config "$work/harden.yaml" "$HARDEN_FIXTURES/requirements.lock" "$work/requirements.lock"
+"$HARDEN" version next --config "$work/harden.yaml" 2>&1
+
 step "independent check with the cosign CLI"
 cosign_verify=(--certificate-identity "$SIGSTORE_IDENTITY" --certificate-oidc-issuer "$SIGSTORE_ISSUER"
   --trusted-root "$sig/trusted_root.json" --allow-http-registry --insecure-ignore-sct)

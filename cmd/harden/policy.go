@@ -2,18 +2,22 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/harden-dev/harden/internal/admission"
 	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/verify"
 )
 
 func newPolicyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Admission policies for clusters that run the image", Args: args(cobra.NoArgs)}
-	var engine, out, format, trustedRoot, builderID string
+	var engine, out, format, trustedRoot, builderID, maxSeverity string
+	var scanAge time.Duration
+	var includeUnfixed bool
 	var repos, exempt []string
 	var ignoreTlog, ratify bool
 	var idf verify.IdentityFlags
@@ -55,6 +59,24 @@ says which engine versions read which.`,
 			if err := signerParams(&p, c.Signer, idf); err != nil {
 				return err
 			}
+			fl := cmd.Flags()
+			if fl.Changed("max-scan-age") || fl.Changed("max-severity") || fl.Changed("include-unfixed") {
+				if engine == "gatekeeper" || engine == "ratify" {
+					return errs.Input(fmt.Errorf("--engine %s cannot read attestations, so it cannot require a vulnerability scan; use kyverno or policy-controller for --max-scan-age and --max-severity", engine))
+				}
+				if p.Scan == nil {
+					p.Scan = &admission.ScanRequirement{}
+				}
+				if fl.Changed("max-scan-age") {
+					p.Scan.MaxAge = scanAge
+				}
+				if fl.Changed("max-severity") {
+					p.Scan.MaxSeverity = maxSeverity
+				}
+				if fl.Changed("include-unfixed") {
+					p.Scan.IncludeUnfixed = includeUnfixed
+				}
+			}
 			if trustedRoot != "" {
 				if p.Trust, err = admission.LoadTrust(trustedRoot); err != nil {
 					return err
@@ -85,6 +107,9 @@ says which engine versions read which.`,
 	f.StringVar(&trustedRoot, "trusted-root", "", "a private Sigstore's trusted_root.json, written into the policy (default: public-good Sigstore)")
 	f.BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accept legacy signatures without a log entry (Rekor v2), relying on RFC 3161 timestamps")
 	f.StringVar(&builderID, "builder-id", "", "require this SLSA builder id (default: signer.builderId in harden.yaml)")
+	f.DurationVar(&scanAge, "max-scan-age", 0, "require a signed vulnerability scan no older than this, e.g. 168h (default: scan.maxAttestationAge in harden.yaml)")
+	f.StringVar(&maxSeverity, "max-severity", "", "with a scan required: the worst severity allowed, none|low|medium|high|critical (default: one below scan.failOn)")
+	f.BoolVar(&includeUnfixed, "include-unfixed", false, "with --max-severity: also count findings without a fix")
 	// The signer; without these flags, signer: in harden.yaml.
 	addIdentityFlags(f, &idf)
 	cmd.AddCommand(gen)

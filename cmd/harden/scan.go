@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,7 @@ import (
 )
 
 func newScanCmd(g *globals) *cobra.Command {
-	var sbomPath, failOn string
+	var sbomPath, failOn, outDir string
 	var dbo scan.DBOptions
 	var platforms, vex []string
 	var includeUnfixed bool
@@ -37,6 +38,9 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if (len(a) == 1) == (sbomPath != "") {
 				return errs.Input(errors.New("name the image (REPO@sha256:…) or an SBOM file (--sbom), one of them"))
+			}
+			if outDir != "" && sbomPath != "" {
+				return errs.Input(errors.New("--out keeps the reports of an image scan for harden attest --type vuln; it does not apply to --sbom"))
 			}
 			if len(a) == 1 {
 				if _, err := scan.ParseImage(a[0]); err != nil {
@@ -94,6 +98,15 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 					return err
 				}
 			}
+			if outDir != "" {
+				for _, r := range reports {
+					path, err := scan.WriteFile(filepath.Join(outDir, "scan"), r)
+					if err != nil {
+						return err
+					}
+					g.logf("wrote %s", path)
+				}
+			}
 			if err := renderScan(g, reports, gate); err != nil {
 				return err
 			}
@@ -111,6 +124,7 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 	f := cmd.Flags()
 	f.StringVar(&sbomPath, "sbom", "", "scan this SBOM (SPDX, CycloneDX or syft JSON) instead of an image")
 	f.StringSliceVar(&platforms, "platform", nil, "scan only these platforms (linux/amd64)")
+	f.StringVar(&outDir, "out", "", "also write each platform's report to DIR/scan/ (a release's output directory), for harden attest --type vuln")
 	f.StringVar(&dbo.Path, "db", "", "a local grype v6 database: vulnerability.db, its directory, or an archive (default: download grype's)")
 	f.DurationVar(&dbo.MaxAge, "max-db-age", scan.DefaultMaxDBAge, "refuse a database built longer ago")
 	f.StringVar(&failOn, "fail-on", config.DefaultFailOn, "fail on findings of this severity or worse: critical, high, medium, low")

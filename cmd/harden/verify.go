@@ -10,6 +10,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/rebuild"
+	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/verify"
 )
 
@@ -34,6 +35,9 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.Policies, "policy", nil, "extra Rego policy file or directory (repeatable; package harden, deny/warn rules)")
 	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply the shipped policy/pgcli.rego")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept signatures without a transparency log entry (legacy storage with Rekor v2, air-gapped keys)")
+	f.StringVar(&o.Vuln.MaxSeverity, "max-severity", "", "require a signed vulnerability scan with nothing worse than this: none, low, medium, high or critical (fixable findings only unless --include-unfixed)")
+	f.BoolVar(&o.Vuln.IncludeUnfixed, "include-unfixed", false, "with --max-severity, also count findings that have no fix")
+	f.DurationVar(&o.Vuln.MaxAge, "max-scan-age", 0, "require a signed vulnerability scan no older than this (e.g. 168h)")
 }
 
 // addIdentityFlags adds the flags that name a keyless signer.
@@ -55,6 +59,19 @@ func (v *verifyFlags) options(g *globals, a []string) (verify.Options, error) {
 		return o, errs.Input(fmt.Errorf("name the image (REPO@sha256:…) or an export (--layout DIR)"))
 	}
 	o.Registry = g.registry()
+	if o.Vuln.MaxSeverity != "" {
+		sev, err := scan.ParseMaxSeverity(o.Vuln.MaxSeverity)
+		if err != nil {
+			return o, err
+		}
+		o.Vuln.MaxSeverity = sev
+	}
+	if o.Vuln.MaxAge < 0 {
+		return o, errs.Input(fmt.Errorf("--max-scan-age %s: give a positive duration such as 168h", o.Vuln.MaxAge))
+	}
+	if o.Vuln.IncludeUnfixed && o.Vuln.MaxSeverity == "" {
+		return o, errs.Input(fmt.Errorf("--include-unfixed only applies with --max-severity"))
+	}
 	if o.KeyPath == "" {
 		id, err := verify.ResolveIdentity(v.idf)
 		if err != nil {
@@ -142,10 +159,10 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 		if !c.Passed {
 			status = "FAIL"
 		}
-		fmt.Fprintf(w, "%s  %-10s %s  %s\n", status, c.Name, short(c.Subject), strings.ReplaceAll(c.Reason, "\n", "\n      "))
+		fmt.Fprintf(w, "%s  %-15s %s  %s\n", status, c.Name, short(c.Subject), strings.ReplaceAll(c.Reason, "\n", "\n      "))
 	}
 	for _, m := range rep.Warnings {
-		fmt.Fprintf(w, "WARN  policy     %s\n", m)
+		fmt.Fprintf(w, "WARN  %-15s %s\n", "policy", m)
 	}
 	if rep.Verified {
 		fmt.Fprintln(w, "verified")

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -20,7 +21,9 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
+	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sigstoretest"
 )
 
@@ -34,7 +37,8 @@ const (
 type images struct {
 	st                                  *sigstoretest.Stack
 	good, unsigned, otherSigner, noProv name.Digest
-	tag                                 name.Tag // a tag of good
+	noScan                              name.Digest // signed, provenance and SBOM, no vuln scan
+	tag                                 name.Tag    // a tag of good
 	repos                               []string
 }
 
@@ -76,8 +80,9 @@ func publishCases(t *testing.T) *images {
 			t.Fatal(err)
 		}
 		if stmts == nil {
+			writeScans(t, res.Out, rel.Platforms)
 			var err error
-			if stmts, err = attest.Statements(ctx, p, rel, subs, []string{attest.TypeSLSA, attest.TypeSPDX}); err != nil {
+			if stmts, err = attest.Statements(ctx, p, rel, subs, []string{attest.TypeSLSA, attest.TypeSPDX, attest.TypeVuln}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -98,8 +103,9 @@ func publishCases(t *testing.T) *images {
 		}
 		return subs[0]
 	}
-	all := []string{PredicateSLSA, PredicateSPDX}
+	all := []string{PredicateSLSA, PredicateSPDX, PredicateVuln}
 	im.good = publish("good", good, all...)
+	im.noScan = publish("no-scan", good, PredicateSLSA, PredicateSPDX)
 	im.unsigned = publish("unsigned", nil)
 	im.otherSigner = publish("other-signer", bad, all...)
 	im.noProv = publish("no-provenance", good, PredicateSPDX)
@@ -131,16 +137,54 @@ type verdictCase struct {
 	name    string
 	image   string
 	admit   bool
-	because string // part of the engine's reason for a denial
+	because string // part of policy-controller's reason for a denial
+	// edit, when set, changes the policy for this case.
+	edit func(*Params)
+	// kyverno is part of Kyverno's reason for a denial (legacy form).
+	kyverno string
+}
+
+// writeScans writes the scan stage's reports for the fixture's platforms:
+// one fixable High finding (a real advisory for the fixture's sqlparse),
+// scanned now.
+func writeScans(t *testing.T, out string, platforms []publish.PlatformRelease) {
+	t.Helper()
+	now := time.Now().UTC()
+	for _, pl := range platforms {
+		r := &scan.Report{
+			Scanner:  scan.Scanner{Name: "grype", Version: "0.121.3", URI: "https://github.com/anchore/grype"},
+			DB:       scan.DBStatus{Schema: "v6.1.0", Built: now.Add(-time.Hour), Source: "test"},
+			Started:  now,
+			Finished: now,
+			Findings: []scan.Finding{{ID: "GHSA-2m57-hf25-phgg", Severity: "High", Package: "sqlparse", Version: "0.4.2", Type: "python",
+				FixState: "fixed", FixedIn: []string{"0.4.4"}}},
+		}
+		if _, err := scan.WriteFile(filepath.Join(out, "scan"), scan.PlatformReport{Platform: pl.Platform, Digest: pl.Digest, Report: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (im *images) cases() []verdictCase {
 	return []verdictCase{
-		{"signed and attested, by digest", im.good.String(), true, ""},
-		{"unsigned", im.unsigned.String(), false, ""},
-		{"signed by another identity", im.otherSigner.String(), false, ""},
-		{"no provenance", im.noProv.String(), false, ""},
-		{"tag reference", im.tag.String(), false, ""},
+		{"signed and attested, by digest", im.good.String(), true, "", nil, ""},
+		{"unsigned", im.unsigned.String(), false, "", nil, "no signatures found"},
+		{"signed by another identity", im.otherSigner.String(), false, "", nil, "subject mismatch"},
+		{"no provenance", im.noProv.String(), false, "", nil, "attestions not found for predicate type " + PredicateSLSA},
+		{"tag reference", im.tag.String(), false, "", nil, "missing digest"},
+		{"provenance records another uid", im.good.String(), false, "uid 10001, not 10002", func(p *Params) { p.UID = 10002 }, ".attestations[0].attestors[0].entries[0].keyless: attestation checks failed"},
+		{"fresh scan, nothing worse than high", im.good.String(), true, "", func(p *Params) {
+			p.Scan = &ScanRequirement{MaxAge: 168 * time.Hour, MaxSeverity: "high"}
+		}, ""},
+		{"no vulnerability scan", im.noScan.String(), false, "no matching attestations with type " + PredicateVuln, func(p *Params) {
+			p.Scan = &ScanRequirement{MaxAge: 168 * time.Hour}
+		}, "attestions not found for predicate type " + PredicateVuln},
+		{"scan older than the maximum age", im.good.String(), false, "more than 1s ago", func(p *Params) {
+			p.Scan = &ScanRequirement{MaxAge: time.Second}
+		}, ".attestations[2].attestors[0].entries[2].keyless: attestation checks failed"},
+		{"fixable finding worse than medium", im.good.String(), false, "GHSA-2m57-hf25-phgg in sqlparse 0.4.2 is High", func(p *Params) {
+			p.Scan = &ScanRequirement{MaxAge: 168 * time.Hour, MaxSeverity: "medium"}
+		}, ".attestations[2].attestors[0].entries[2].keyless: attestation checks failed"},
 	}
 }
 
@@ -165,12 +209,12 @@ func kyvernoVerdicts(t *testing.T, kyverno string, im *images) {
 		}
 		return p
 	}
-	gen := func(p Params) string {
+	gen := func(p Params, n int) string {
 		b, err := Kyverno(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return write(fmt.Sprintf("policy-%s-%d.yaml", p.Format, p.UID), b)
+		return write(fmt.Sprintf("policy-%s-%d.yaml", p.Format, n), b)
 	}
 	// The bundle form takes trust only from Kyverno's TUF client: the
 	// stack's trusted root is served from a local TUF mirror, as a cluster
@@ -181,20 +225,22 @@ func kyvernoVerdicts(t *testing.T, kyverno string, im *images) {
 	}
 	tufRoot := "TUF_ROOT=" + tufCache(t, trusted)
 	for _, format := range []string{FormatLegacy, FormatBundle} {
-		policy := gen(im.params(t, format))
-		wrongUID := im.params(t, format)
-		wrongUID.UID = 10002
-		cases := append(im.cases(), verdictCase{"provenance records another uid", im.good.String(), false, ""})
-		for i, tc := range cases {
+		policy := gen(im.params(t, format), -1)
+		for i, tc := range im.cases() {
 			t.Run(format+"/"+tc.name, func(t *testing.T) {
 				policy := policy
-				if i == len(cases)-1 {
-					policy = gen(wrongUID)
+				if tc.edit != nil {
+					p := im.params(t, format)
+					tc.edit(&p)
+					policy = gen(p, i)
 				}
 				pod := write(fmt.Sprintf("pod-%s-%d.yaml", format, i), podFor(tc.image))
 				r := kyvernoApply(t, kyverno, policy, pod, tufRoot)
 				if tc.admit != (r.fail == 0 && r.pass > 0) {
 					t.Fatalf("kyverno: admit=%v, want %v\n%s", !tc.admit, tc.admit, r.out)
+				}
+				if format == FormatLegacy && tc.kyverno != "" && !strings.Contains(r.out, tc.kyverno) {
+					t.Fatalf("kyverno denied %s, but not for %q:\n%s", tc.image, tc.kyverno, r.out)
 				}
 				t.Logf("kyverno (%s) %s: pass %d fail %d%s", format, tc.image, r.pass, r.fail, r.reason())
 			})
@@ -282,7 +328,7 @@ func podFor(image string) []byte {
 // policy-controller's tester.
 func policyControllerVerdicts(t *testing.T, tester string, im *images) {
 	dir := t.TempDir()
-	files := func(p Params) (trustRoot, cip string) {
+	files := func(p Params, n int) (trustRoot, cip string) {
 		b, err := PolicyController(p)
 		if err != nil {
 			t.Fatal(err)
@@ -291,7 +337,7 @@ func policyControllerVerdicts(t *testing.T, tester string, im *images) {
 		if len(docs) != 2 {
 			t.Fatalf("want a TrustRoot and a ClusterImagePolicy, got %d documents", len(docs))
 		}
-		base := filepath.Join(dir, fmt.Sprintf("%s-%d", p.Format, p.UID))
+		base := filepath.Join(dir, fmt.Sprintf("%s-%d", p.Format, n))
 		for i, d := range docs {
 			if err := os.WriteFile(fmt.Sprintf("%s-%d.yaml", base, i), []byte(d), 0o644); err != nil {
 				t.Fatal(err)
@@ -299,10 +345,8 @@ func policyControllerVerdicts(t *testing.T, tester string, im *images) {
 		}
 		return base + "-0.yaml", base + "-1.yaml"
 	}
-	tr, cip := files(im.params(t, FormatLegacy))
-	wrongUID := im.params(t, FormatLegacy)
-	wrongUID.UID = 10002
-	cases := append(im.cases(), verdictCase{"provenance records another uid", im.good.String(), false, "uid 10001, not 10002"})
+	tr, cip := files(im.params(t, FormatLegacy), -1)
+	cases := im.cases()
 	cases[1].because = "no matching attestations"
 	cases[2].because = "none of the expected identities matched"
 	cases[3].because = "no matching attestations"
@@ -310,8 +354,10 @@ func policyControllerVerdicts(t *testing.T, tester string, im *images) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, cip := tr, cip
-			if i == len(cases)-1 {
-				tr, cip = files(wrongUID)
+			if tc.edit != nil {
+				p := im.params(t, FormatLegacy)
+				tc.edit(&p)
+				tr, cip = files(p, i)
 			}
 			errs, out := runTester(t, tester, tr, cip, tc.image)
 			if tc.admit != (len(errs) == 0) {
@@ -328,7 +374,7 @@ func policyControllerVerdicts(t *testing.T, tester string, im *images) {
 	// entry"); the local stack has only Rekor v2. The bundle policy must
 	// still validate, and verify once the engine reads Rekor v2 bundles.
 	t.Run("bundle form", func(t *testing.T) {
-		tr, cip := files(im.params(t, FormatBundle))
+		tr, cip := files(im.params(t, FormatBundle), -2)
 		errs, out := runTester(t, tester, tr, cip, im.good.String())
 		if !strings.Contains(out, "Policy was successfully validated") {
 			t.Fatalf("policy-controller did not validate the bundle policy:\n%s", out)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"go.yaml.in/yaml/v3"
@@ -61,6 +62,21 @@ type Params struct {
 	IgnoreTlog bool
 	// Ratify adds the Gatekeeper signature constraint, which asks Ratify.
 	Ratify bool
+	// Scan, when set, requires a signed vulnerability scan (Kyverno and
+	// policy-controller).
+	Scan *ScanRequirement
+}
+
+// ScanRequirement is what the signed vulnerability scan (cosign's vuln
+// predicate, as harden attests it) must show at admission.
+type ScanRequirement struct {
+	// MaxAge is how long ago the scan may have finished; 0 = any age.
+	MaxAge time.Duration
+	// MaxSeverity is the worst severity allowed (none, low, medium, high,
+	// critical); "" or "critical" does not look at findings.
+	MaxSeverity string
+	// IncludeUnfixed also counts findings without a fixed version.
+	IncludeUnfixed bool
 }
 
 func (p Params) check() error {

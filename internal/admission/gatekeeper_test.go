@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
@@ -82,6 +83,9 @@ func TestGenerateRefuses(t *testing.T) {
 		"ratify for kyverno":  {"kyverno", with(func(p *Params) { p.Ratify = true }), "--engine gatekeeper"},
 		"ratify, private":     {"ratify", with(func(p *Params) { p.Trust = &Trust{} }), "kyverno or policy-controller"},
 		"bad repository":      {"kyverno", with(func(p *Params) { p.Repositories = []string{"ghcr.io/org/pgcli@sha256:" + strings.Repeat("a", 64)} }), "without tag or digest"},
+		"unknown severity":    {"kyverno", with(func(p *Params) { p.Scan = &ScanRequirement{MaxSeverity: "severe"} }), "none, low, medium, high or critical"},
+		"negative scan age":   {"policy-controller", with(func(p *Params) { p.Scan = &ScanRequirement{MaxAge: -time.Hour} }), "positive duration"},
+		"empty scan rule":     {"kyverno", with(func(p *Params) { p.Scan = &ScanRequirement{MaxSeverity: "critical"} }), "--max-scan-age or a --max-severity below critical"},
 	} {
 		_, err := Generate(tc.engine, tc.p)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || errs.ExitCode(err) != errs.CodeInput {
@@ -231,5 +235,21 @@ func findTool(t *testing.T, name string) string {
 func TestRequirementsMatchHarden(t *testing.T) {
 	if BuildType != provenance.BuildType || PredicateSLSA != provenance.PredicateType {
 		t.Fatalf("policies require build type %s / %s; harden writes %s / %s", BuildType, PredicateSLSA, provenance.BuildType, provenance.PredicateType)
+	}
+}
+
+// TestScanRequirementFromConfig: scan.maxAttestationAge makes the policies
+// require a fresh scan with nothing the release gate (scan.failOn) would
+// have failed.
+func TestScanRequirementFromConfig(t *testing.T) {
+	for failOn, want := range map[string]string{"critical": "high", "high": "medium", "medium": "low", "low": "none"} {
+		c := &config.Config{Name: "pgcli", Scan: config.Scan{FailOn: failOn, MaxAttestationAge: config.Duration{Duration: 48 * time.Hour}}}
+		p := ParamsFor(c)
+		if p.Scan == nil || p.Scan.MaxSeverity != want || p.Scan.MaxAge != 48*time.Hour {
+			t.Errorf("failOn %s: scan requirement %+v, want max severity %s, 48h", failOn, p.Scan, want)
+		}
+	}
+	if p := ParamsFor(&config.Config{Name: "pgcli", Scan: config.Scan{FailOn: "high"}}); p.Scan != nil {
+		t.Errorf("no maxAttestationAge, yet the policies require a scan: %+v", p.Scan)
 	}
 }

@@ -34,7 +34,24 @@ func ParamsFor(c *config.Config) Params {
 	if c.Repository != "" {
 		p.Repositories = []string{c.Repository}
 	}
+	if age := c.Scan.MaxAttestationAge.Duration; age > 0 {
+		p.Scan = &ScanRequirement{MaxAge: age, MaxSeverity: belowGate(c.Scan.FailOn), IncludeUnfixed: c.Scan.IncludeUnfixed}
+	}
 	return p
+}
+
+// belowGate is the worst severity a release that passed the scan gate
+// (failOn) can carry.
+func belowGate(failOn string) string {
+	for i, sev := range severityOrder {
+		if strings.EqualFold(sev, failOn) {
+			if i <= 2 {
+				return "none"
+			}
+			return strings.ToLower(severityOrder[i-1])
+		}
+	}
+	return "medium" // the default gate fails on high
 }
 
 // Generate writes the policy for engine.
@@ -61,6 +78,9 @@ func Generate(engine string, p Params) ([]byte, error) {
 // check: who signs, in which format.
 func (p Params) checkSigner() error {
 	if err := p.check(); err != nil {
+		return err
+	}
+	if err := p.Scan.check(); err != nil {
 		return err
 	}
 	switch {

@@ -43,6 +43,9 @@ func Kyverno(p Params) ([]byte, error) {
 			}}}},
 		},
 	}
+	if p.Scan != nil {
+		verify["attestations"] = append(verify["attestations"].([]any), p.Scan.kyvernoScan(attestors))
+	}
 	if len(p.ExemptImages) > 0 {
 		verify["skipImageReferences"] = p.ExemptImages
 	}

@@ -39,6 +39,10 @@ func PolicyController(p Params) ([]byte, error) {
 				"policy": map[string]any{"type": "rego", "data": spdxRego}},
 		},
 	}
+	if p.Scan != nil {
+		authority["attestations"] = append(authority["attestations"].([]any), map[string]any{"name": "vuln-scan", "predicateType": PredicateVuln,
+			"policy": map[string]any{"type": "rego", "data": p.Scan.policyControllerRego()}})
+	}
 	var docs []any
 	if t := p.Trust; t != nil {
 		keyless["trustRootRef"] = trustRoot

@@ -2,16 +2,13 @@ package attach
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v3/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 
@@ -86,8 +83,7 @@ func (s *Store) Find(ctx context.Context, subject name.Digest) (*Found, error) {
 func legacyLayers(get func() (oci.Signatures, error)) ([]oci.Signature, error) {
 	sigs, err := get()
 	if err != nil {
-		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		if registry.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, err

@@ -24,7 +24,6 @@ import (
 	"github.com/harden-dev/harden/internal/gitinfo"
 	"github.com/harden-dev/harden/internal/layer"
 	"github.com/harden-dev/harden/internal/lock"
-	"github.com/harden-dev/harden/internal/pyenv"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/wheel"
 	"github.com/harden-dev/harden/internal/wheels"
@@ -180,7 +179,7 @@ func basePlatforms(ctx context.Context, rc *registry.Client, ref name.Digest, pl
 				continue
 			}
 			have = append(have, m.Platform.String())
-			if m.Platform.OS == wp.OS && m.Platform.Architecture == wp.Architecture && (wp.Variant == "" || m.Platform.Variant == wp.Variant) {
+			if registry.PlatformMatches(*m.Platform, *wp) {
 				found = &im.Manifests[i]
 				break
 			}
@@ -203,20 +202,15 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 	if err != nil {
 		return nil, nil, fmt.Errorf("read base config: %w", err)
 	}
-	fs, err := layer.Flatten(b.img, func(p string) bool { return pyenv.KeepData(p) || strings.HasSuffix(p, ".dist-info/RECORD") })
+	fs, err := layer.Flatten(b.img, keepForBuild)
 	if err != nil {
 		return nil, nil, err
 	}
-	env, err := pyenv.Detect(fs, cf.Config.Env, cf.Architecture, cf.Variant, pyenv.Overrides{
-		Interpreter: c.Python.Interpreter, SitePackages: c.Python.SitePackages, Scripts: c.Python.Scripts})
+	t, err := targetOf(c, b.platform, fs, cf)
 	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("inspect base: %w", err))
+		return nil, nil, err
 	}
-	target := wheel.Target{PythonMajor: env.Major, PythonMinor: env.Minor, Implementation: "cp", Arch: env.Arch, GlibcMajor: env.GlibcMajor, GlibcMinor: env.GlibcMinor}
-	menv, err := lock.TargetEnv(env.Version, b.platform)
-	if err != nil {
-		return nil, nil, errs.Input(err)
-	}
+	env, target, menv := &t.Python, t.Wheel, t.Env
 	var picks []wheels.Pick
 	if o.Picks != nil {
 		picks = append(picks, o.Picks[b.platform]...)

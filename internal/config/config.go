@@ -80,6 +80,10 @@ type Scan struct {
 	DB string `yaml:"db"`
 	// MaxDBAge refuses an older database; default 120h (5 days).
 	MaxDBAge Duration `yaml:"maxDBAge"`
+	// MaxAttestationAge, when set, makes the generated admission
+	// policies require a signed scan no older than this, with nothing
+	// the gate would fail.
+	MaxAttestationAge Duration `yaml:"maxAttestationAge"`
 }
 
 // DefaultFailOn is the scan gate's default severity.

@@ -52,6 +52,9 @@ func (c *Config) Validate() error {
 	if c.Scan.MaxDBAge.Duration < 0 {
 		v.add("scan.maxDBAge", "negative", `use a duration such as "120h"`)
 	}
+	if c.Scan.MaxAttestationAge.Duration < 0 {
+		v.add("scan.maxAttestationAge", "negative", `use a duration such as "168h"`)
+	}
 
 	switch {
 	case c.Name == "":

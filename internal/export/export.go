@@ -6,7 +6,6 @@ package export
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -21,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/harden-dev/harden/internal/errs"
@@ -117,7 +115,7 @@ func Export(ctx context.Context, rc *registry.Client, ref name.Digest, dir strin
 		for _, suffix := range []string{".sig", ".att"} {
 			tag := sub.Context().Tag(strings.Replace(sub.DigestStr(), ":", "-", 1) + suffix)
 			img, err := remote.Image(tag, opts...)
-			if isNotFound(err) {
+			if registry.IsNotFound(err) {
 				continue
 			}
 			if err != nil {
@@ -134,11 +132,6 @@ func Export(ctx context.Context, rc *registry.Client, ref name.Digest, dir strin
 	}
 	ok = true
 	return res, nil
-}
-
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }
 
 // Served is an export loaded into an in-process registry on loopback.

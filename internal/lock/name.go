@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	pep440 "github.com/aquasecurity/go-pep440-version"
 )
 
 var (
@@ -42,4 +44,15 @@ func normalizeExtras(in []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SameVersion reports whether a and b are one PEP 440 version, however
+// spelled ("1.0" and "1.0.0", "2.0rc1" and "2.0.rc1").
+func SameVersion(a, b string) bool {
+	if a == b {
+		return true
+	}
+	va, err1 := pep440.Parse(a)
+	vb, err2 := pep440.Parse(b)
+	return err1 == nil && err2 == nil && va.Equal(vb)
 }

@@ -191,6 +191,13 @@ var errNotIndex = errors.New("not an index")
 // IsNotIndex reports whether Index failed because ref is a single image.
 func IsNotIndex(err error) bool { return errors.Is(err, errNotIndex) }
 
+// IsNotFound reports whether the registry answered 404: no such
+// repository, tag or manifest.
+func IsNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
+
 // PushIndex uploads every blob and manifest of idx to repo, addressed by
 // digest, after validating every digest locally. It then reads the index
 // back by digest and only then applies tags. Nothing is tagged unless the

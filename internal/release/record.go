@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -145,6 +146,18 @@ func (r *run) verifyStage(ctx context.Context) (string, bool, error) {
 	if uid := r.o.Project.Config.User.UID; uid != 0 && uid != 10001 {
 		args = append(args, "--expect-uid", fmt.Sprint(uid))
 	}
+	// The signed scan must show what the scan stage's gate let through.
+	if len(r.scans) > 0 {
+		so, err := r.scanSettings()
+		if err != nil {
+			return "", false, err
+		}
+		o.Vuln = verify.VulnPolicy{MaxSeverity: scan.MaxSeverityFor(so.Gate.FailOn), IncludeUnfixed: so.Gate.IncludeUnfixed}
+		args = append(args, "--max-severity", o.Vuln.MaxSeverity)
+		if o.Vuln.IncludeUnfixed {
+			args = append(args, "--include-unfixed")
+		}
+	}
 	rep, err := verify.Verify(ctx, o)
 	if err != nil {
 		return "", false, err
@@ -164,6 +177,23 @@ func (r *run) verifyStage(ctx context.Context) (string, bool, error) {
 	return fmt.Sprintf("%d checks passed (%s)", len(rep.Checks), strings.Join(rep.Storage, ", ")), false, nil
 }
 
+// checkVersionTag refuses to move a version tag: when nothing harden
+// compares changed, the tag already exists and must name this very image.
+func (r *run) checkVersionTag(ctx context.Context, version string) error {
+	tag := r.repo.Tag(version)
+	desc, err := remote.Head(tag, r.o.Registry.Remote(ctx)...)
+	if err != nil {
+		if registry.IsNotFound(err) {
+			return nil
+		}
+		return registry.Classify(fmt.Errorf("read version tag %s: %w", tag, err))
+	}
+	if desc.Digest.String() == r.image.DigestStr() {
+		return nil
+	}
+	return errs.Check(fmt.Errorf("version tag %s already names %s, and this release is %s (complete and verified, but untagged): a version never moves. Base and lock are unchanged, so something else changed; tag it by hand with --tag, after setting version: in harden.yaml", tag, desc.Digest, r.image.DigestStr()))
+}
+
 // record applies the convenience tags, pins downstream files and writes
 // release.json and release.md.
 func (r *run) record(ctx context.Context) (string, bool, error) {
@@ -178,27 +208,31 @@ func (r *run) record(ctx context.Context) (string, bool, error) {
 		return d, false, nil
 	}
 	rel := r.rel
-	if len(r.o.Tags) > 0 {
+	tags := slices.Clone(r.o.Tags)
+	if v := r.version; v != nil {
+		if err := r.checkVersionTag(ctx, v.Next); err != nil {
+			return "", false, err
+		}
+		tags = append(tags, v.Next)
+		rel.Version = v.Next
+	}
+	if len(tags) > 0 {
 		idx, err := r.o.Registry.Index(ctx, r.image)
 		if err != nil {
 			return "", false, err
 		}
-		for _, t := range r.o.Tags {
+		for _, t := range tags {
 			tag := r.repo.Tag(t)
 			if err := remote.Tag(tag, idx, r.o.Registry.Remote(ctx)...); err != nil {
 				return "", false, registry.Classify(fmt.Errorf("tag %s (the release itself is complete and verified as %s): %w", tag, r.image, err))
 			}
 		}
-		rel.Tags = r.o.Tags
+		rel.Tags = tags
 	}
 	rec := &Record{Release: *rel, SBOMs: r.sboms, Signer: r.signer.Identity(), Storage: string(r.o.Storage)}
 	for _, pr := range r.scans {
-		counts := map[string]int{}
-		for _, f := range pr.Report.Findings {
-			counts[f.Severity]++
-		}
 		rec.Scans = append(rec.Scans, ScanResult{Platform: pr.Platform, Digest: pr.Digest, Path: filepath.Join("scan", scan.FileName(pr.Platform)),
-			Scanner: pr.Report.Scanner.Name + " " + pr.Report.Scanner.Version, DB: pr.Report.DB, Findings: counts, Suppressed: len(pr.Report.Suppressed)})
+			Scanner: pr.Report.Scanner.Name + " " + pr.Report.Scanner.Version, DB: pr.Report.DB, Findings: pr.Report.Counts(), Suppressed: len(pr.Report.Suppressed)})
 	}
 	rec.Signer.NotAfter = time.Time{}
 	in := r.verify.report.Input

@@ -24,6 +24,7 @@ import (
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/relversion"
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sign"
 )
@@ -59,9 +60,12 @@ type Options struct {
 	// Repository overrides repository: in harden.yaml.
 	Repository string
 	// Tags are applied to the index once the release has verified.
-	Tags    []string
-	Storage attach.Storage
-	Signer  attest.SignerParams
+	Tags []string
+	// VersionTag also tags the index with the next <app-version>-rN
+	// (harden version next), decided before anything is pushed.
+	VersionTag bool
+	Storage    attach.Storage
+	Signer     attest.SignerParams
 	// Pin lists manifests or Dockerfiles whose references to the
 	// repository are rewritten to the released digest.
 	Pin []string
@@ -102,6 +106,7 @@ type run struct {
 	verify  *verifyResult
 	sboms   []SBOMFile
 	scans   []scan.PlatformReport
+	version *relversion.Result // with VersionTag
 	signs   *attest.Report
 	atts    *attest.Report
 	final   *Record

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -20,8 +19,10 @@ import (
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
+	"github.com/harden-dev/harden/internal/lockcheck"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/relversion"
 	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/smoke"
@@ -29,37 +30,31 @@ import (
 
 // lock checks that the lock covers every top-level requirement with a
 // pin its specifier accepts; parsing (hashes, == pins) happened on load.
-func (r *run) lock(context.Context) (string, bool, error) {
+func (r *run) lock(ctx context.Context) (string, bool, error) {
 	pr := r.o.Project
-	var problems []string
-	checked := 0
-	for _, in := range pr.Input.Requirements {
-		pin, ok := pr.Lock.Lookup(in.Key)
-		if !ok {
-			if in.Marker != "" {
-				continue // may not apply to any target; the build decides
-			}
-			problems = append(problems, fmt.Sprintf("%s (%s line %d) has no pin in %s", in.Name, filepath.Base(pr.Input.Path), in.Line, filepath.Base(pr.Lock.Path)))
-			continue
-		}
-		checked++
-		if in.Specifier == "" {
-			continue
-		}
-		spec, err := pep440.NewSpecifiers(in.Specifier)
-		if err != nil {
-			return "", false, errs.Input(fmt.Errorf("%s line %d: specifier %q: %w", pr.Input.Path, in.Line, in.Specifier, err))
-		}
-		v, err := pep440.Parse(pin.Version)
-		if err != nil {
-			return "", false, errs.Input(fmt.Errorf("%s line %d: version %q: %w", pr.Lock.Path, pin.Line, pin.Version, err))
-		}
-		if !spec.Check(v) {
-			problems = append(problems, fmt.Sprintf("%s is pinned to %s (%s line %d) but %s asks for %s%s", in.Name, pin.Version, filepath.Base(pr.Lock.Path), pin.Line, filepath.Base(pr.Input.Path), in.Name, in.Specifier))
-		}
+	// The same check as harden lock --check: every platform, every
+	// requirement of requirements.in and of each wheel's METADATA.
+	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, WheelDir: r.o.WheelDir, IndexURL: r.o.IndexURL, CacheDir: r.o.CacheDir, Registry: r.o.Registry})
+	if err != nil {
+		return "", false, err
 	}
-	if len(problems) > 0 {
-		return "", false, errs.Input(fmt.Errorf("the lock does not match the requirements; regenerate it (harden lock):\n  %s", strings.Join(problems, "\n  ")))
+	for _, w := range rep.Warnings {
+		r.logf("warning: %s", w.Message)
+	}
+	if err := rep.Err(); err != nil {
+		return "", false, fmt.Errorf("the lock is not consistent; fix it with harden lock (see harden lock --check): %w", err)
+	}
+	var plats []string
+	for _, t := range rep.Targets {
+		plats = append(plats, t.Platform)
+	}
+	version := ""
+	if r.o.VersionTag {
+		if r.version, err = relversion.Next(ctx, relversion.Options{Config: pr.Config, Lock: pr.Lock, Registry: r.o.Registry}); err != nil {
+			return "", false, err
+		}
+		r.logf("version %s: %s", r.version.Next, r.version.Reason)
+		version = ", version " + r.version.Next
 	}
 	epoch, err := gitinfo.Epoch(r.o.SourceDateEpoch, pr.Git)
 	if err != nil {
@@ -69,7 +64,7 @@ func (r *run) lock(context.Context) (string, bool, error) {
 	if r.inputs, err = fingerprint(pr, r.epoch, r.o.HardenVersion, r.o.WheelDir, r.o.IndexURL); err != nil {
 		return "", false, err
 	}
-	return fmt.Sprintf("%d pins, %d top-level requirements satisfied, lock %s", len(pr.Lock.Requirements), checked, shortDigest(pr.Lock.Digest)), false, nil
+	return fmt.Sprintf("%d pins consistent on %s, lock %s%s", len(pr.Lock.Requirements), strings.Join(plats, ", "), shortDigest(pr.Lock.Digest), version), false, nil
 }
 
 // build reuses the output of an earlier run made from the same inputs

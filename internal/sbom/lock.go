@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	pep440 "github.com/aquasecurity/go-pep440-version"
-
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/lock"
 )
@@ -65,7 +63,7 @@ func CheckLock(s *SBOM, wheels []build.WheelRecord, appLayers []string) error {
 		n := lock.NormalizeName(w.Name)
 		locked[n] = true
 		found := installed[n]
-		match := slices.IndexFunc(found, func(p Package) bool { return sameVersion(p.Version, w.Version) })
+		match := slices.IndexFunc(found, func(p Package) bool { return lock.SameVersion(p.Version, w.Version) })
 		switch {
 		case len(found) == 0:
 			drift.Missing = append(drift.Missing, n+" "+w.Version)
@@ -78,7 +76,7 @@ func CheckLock(s *SBOM, wheels []build.WheelRecord, appLayers []string) error {
 		default:
 			// A second copy at another version is unexpected too.
 			for i, p := range found {
-				if i != match && !sameVersion(p.Version, w.Version) {
+				if i != match && !lock.SameVersion(p.Version, w.Version) {
 					drift.Unexpected = append(drift.Unexpected, n+" "+p.Version)
 				}
 			}
@@ -99,15 +97,4 @@ func CheckLock(s *SBOM, wheels []build.WheelRecord, appLayers []string) error {
 	slices.Sort(drift.Mismatched)
 	slices.Sort(drift.Unexpected)
 	return drift
-}
-
-// sameVersion compares exactly, falling back to PEP 440 equality so that
-// spellings such as "1.0.0.post1" and "1.0.0-post1" agree.
-func sameVersion(a, b string) bool {
-	if a == b {
-		return true
-	}
-	va, errA := pep440.Parse(a)
-	vb, errB := pep440.Parse(b)
-	return errA == nil && errB == nil && va.Equal(vb)
 }

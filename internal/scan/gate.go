@@ -79,3 +79,59 @@ func (r *Report) Check(g Gate) error {
 	return errs.Check(fmt.Errorf("%d finding(s) at or above %s, %s: %s; upgrade the packages, or record why they do not apply in an OpenVEX document (vex: in harden.yaml)",
 		len(b), g.FailOn, scope, strings.Join(ids, ", ")))
 }
+
+// Counts returns the number of findings per severity (grype's names,
+// e.g. "High"); suppressed findings are not counted.
+func (r *Report) Counts() map[string]int {
+	counts := map[string]int{}
+	for _, f := range r.Findings {
+		counts[canonicalSeverity(f.Severity)]++
+	}
+	return counts
+}
+
+// ParseMaxSeverity checks a --max-severity value: the worst severity an
+// image may still carry. "none" allows no finding at all.
+func ParseMaxSeverity(s string) (string, error) {
+	for _, ok := range []string{"none", "low", "medium", "high", "critical"} {
+		if strings.EqualFold(s, ok) {
+			return ok, nil
+		}
+	}
+	return "", errs.Input(fmt.Errorf("--max-severity %q: use none, low, medium, high or critical (the worst severity allowed)", s))
+}
+
+// Exceeding returns the findings more severe than max (see
+// ParseMaxSeverity), with a fix available unless includeUnfixed. It is the
+// gate seen from the other side: Exceeding("high", …) blocks what
+// Blocking(Gate{FailOn: "critical"}) blocks.
+func (r *Report) Exceeding(max string, includeUnfixed bool) []Finding {
+	limit := -1
+	if !strings.EqualFold(max, "none") {
+		limit = severityRank(max)
+	}
+	var out []Finding
+	for _, f := range r.Findings {
+		if severityRank(f.Severity) <= limit || (!includeUnfixed && !f.Fixable()) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// MaxSeverityFor is the --max-severity that matches a gate's --fail-on:
+// one step below it.
+func MaxSeverityFor(failOn string) string {
+	switch strings.ToLower(failOn) {
+	case "low":
+		return "none"
+	case "medium":
+		return "low"
+	case "high":
+		return "medium"
+	case "critical":
+		return "high"
+	}
+	return "critical"
+}

@@ -42,10 +42,7 @@ func (r *Report) WriteTable(w io.Writer, g Gate) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	counts := map[string]int{}
-	for _, f := range r.Findings {
-		counts[f.Severity]++
-	}
+	counts := r.Counts()
 	var parts []string
 	for i := len(severities) - 1; i >= 0; i-- {
 		if n := counts[severities[i]]; n > 0 {

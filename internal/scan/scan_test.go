@@ -290,3 +290,49 @@ func tarGz(t *testing.T, out, file string) {
 		t.Fatal(err)
 	}
 }
+
+func TestExceedingMatchesGate(t *testing.T) {
+	r := &scan.Report{Findings: []scan.Finding{
+		{ID: "C1", Severity: "Critical", FixState: "fixed", FixedIn: []string{"2"}},
+		{ID: "H1", Severity: "High", FixState: "fixed", FixedIn: []string{"2"}},
+		{ID: "H2", Severity: "High", FixState: "not-fixed"},
+		{ID: "M1", Severity: "Medium", FixState: "fixed", FixedIn: []string{"2"}},
+		{ID: "U1", Severity: "Unknown", FixState: "fixed", FixedIn: []string{"2"}},
+	}}
+	ids := func(fs []scan.Finding) string {
+		var s []string
+		for _, f := range fs {
+			s = append(s, f.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	cases := []struct {
+		max            string
+		includeUnfixed bool
+		want           string
+	}{
+		{"critical", true, ""},
+		{"high", false, "C1"},
+		{"medium", false, "C1,H1"},
+		{"medium", true, "C1,H1,H2"},
+		{"low", false, "C1,H1,M1"},
+		{"none", false, "C1,H1,M1,U1"},
+	}
+	for _, c := range cases {
+		if got := ids(r.Exceeding(c.max, c.includeUnfixed)); got != c.want {
+			t.Errorf("Exceeding(%s, %v) = %q, want %q", c.max, c.includeUnfixed, got, c.want)
+		}
+	}
+	for _, failOn := range []string{"critical", "high", "medium"} {
+		g := scan.Gate{FailOn: failOn}
+		if a, b := ids(r.Blocking(g)), ids(r.Exceeding(scan.MaxSeverityFor(failOn), false)); a != b {
+			t.Errorf("fail-on %s blocks %q but max-severity %s exceeds %q", failOn, a, scan.MaxSeverityFor(failOn), b)
+		}
+	}
+	if got := r.Counts(); got["High"] != 2 || got["Critical"] != 1 || got["Unknown"] != 1 || len(got) != 4 {
+		t.Errorf("Counts() = %v", got)
+	}
+	if _, err := scan.ParseMaxSeverity("severe"); err == nil || !strings.Contains(err.Error(), "none, low, medium, high or critical") {
+		t.Errorf("scan.ParseMaxSeverity(severe) = %v", err)
+	}
+}

@@ -18,6 +18,8 @@ type Input struct {
 	Signatures    []Verified `json:"signatures"`
 	Attestations  []Verified `json:"attestations"`
 	Checks        []Check    `json:"checks"`
+	// Vulnerabilities are the newest signed scan of each platform.
+	Vulnerabilities []InputVuln `json:"vulnerabilities"`
 }
 
 // InputImage describes the image and each platform's config.

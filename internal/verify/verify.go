@@ -55,8 +55,10 @@ type Options struct {
 	// skips the shipped policy/pgcli.rego.
 	Policies        []string
 	NoDefaultPolicy bool
-	Registry        *registry.Client
-	Now             func() time.Time
+	// Vuln is what the signed vulnerability scan must show.
+	Vuln     VulnPolicy
+	Registry *registry.Client
+	Now      func() time.Time
 }
 
 // Check is one named result.
@@ -186,7 +188,13 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	prov := checkProvenance(rep, o, targets)
 	checkSBOMs(rep, targets, prov)
 	checkConfigs(rep, o, targets)
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	vulns := checkVulns(rep, o, targets, now())
 	rep.Input = buildInput(o, rep, targets)
+	rep.Input.Vulnerabilities = vulns
 	if orig != "" {
 		rep.Image = orig
 		rep.Input.Image.Reference = orig

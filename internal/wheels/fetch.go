@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	pep440 "github.com/aquasecurity/go-pep440-version"
-
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/wheel"
@@ -66,7 +64,7 @@ func selectOne(ctx context.Context, src Source, lf *lock.File, req lock.Requirem
 	byRaw := map[string]File{}
 	var sdists, otherHash []string
 	for _, f := range files {
-		if !sameVersion(fileVersion(f.Filename), req.Version) {
+		if !lock.SameVersion(fileVersion(f.Filename), req.Version) {
 			continue
 		}
 		if !allowed[f.SHA256] {
@@ -110,15 +108,6 @@ func fileVersion(filename string) string {
 		return v
 	}
 	return ""
-}
-
-func sameVersion(a, b string) bool {
-	if a == b {
-		return true
-	}
-	va, err1 := pep440.Parse(a)
-	vb, err2 := pep440.Parse(b)
-	return err1 == nil && err2 == nil && va.Equal(vb)
 }
 
 // Cache stores files by sha256 under dir/sha256/<xx>/<hex>.

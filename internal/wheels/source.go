@@ -1,10 +1,14 @@
 // Package wheels finds and fetches the files a lock pins: from a PEP 691 /
 // PEP 503 simple index or a local directory, through a content-addressed
-// cache. It only ever hands out files whose sha256 the lock lists.
+// cache. Select only ever hands out files whose sha256 the lock lists;
+// Metadata and Hash read the index's files for harden lock.
 package wheels
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +38,13 @@ type File struct {
 	URL      string `json:"url"`    // where it came from (https://… or file://…)
 	SHA256   string `json:"sha256"` // lowercase hex, "" when the source does not say
 	Yanked   bool   `json:"yanked,omitempty"`
+	// RequiresPython is the index's requires-python for the file, "" if
+	// none (PEP 691 requires-python, PEP 503 data-requires-python).
+	RequiresPython string `json:"requiresPython,omitempty"`
+	// CoreMetadata says whether the index serves the wheel's METADATA at
+	// URL+".metadata" (PEP 658/714): "" no, "-" yes without a hash,
+	// else the sha256 hex of that file.
+	CoreMetadata string `json:"coreMetadata,omitempty"`
 }
 
 // Source lists and opens distribution files of a project. Two
@@ -145,11 +156,53 @@ func redact(u *url.URL) string {
 
 type pep691Page struct {
 	Files []struct {
-		Filename string            `json:"filename"`
-		URL      string            `json:"url"`
-		Hashes   map[string]string `json:"hashes"`
-		Yanked   json.RawMessage   `json:"yanked"`
+		Filename       string            `json:"filename"`
+		URL            string            `json:"url"`
+		Hashes         map[string]string `json:"hashes"`
+		Yanked         json.RawMessage   `json:"yanked"`
+		RequiresPython *string           `json:"requires-python"`
+		CoreMetadata   json.RawMessage   `json:"core-metadata"`
+		DistInfoMeta   json.RawMessage   `json:"dist-info-metadata"` // pre-PEP 714 name
 	} `json:"files"`
+}
+
+// jsonCoreMetadata reads a PEP 691 core-metadata value: false/absent,
+// true, or a hashes dict.
+func jsonCoreMetadata(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "false" {
+		return ""
+	}
+	var hashes map[string]string
+	if json.Unmarshal(raw, &hashes) == nil {
+		if h := strings.ToLower(hashes["sha256"]); h != "" {
+			return h
+		}
+	}
+	return "-"
+}
+
+// htmlCoreMetadata reads a PEP 503 data-core-metadata value: "true" or
+// "<alg>=<hex>".
+func htmlCoreMetadata(v string) string {
+	if strings.EqualFold(v, "false") {
+		return ""
+	}
+	if h, ok := strings.CutPrefix(v, "sha256="); ok && h != "" {
+		return strings.ToLower(h)
+	}
+	return "-"
+}
+
+var attrRe = regexp.MustCompile(`(?is)(?:^|\s)(data-[a-z-]+)\s*(?:=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+)))?`)
+
+// dataAttrs returns the data-* attributes of an anchor, names lowercased,
+// values HTML-unescaped; a bare attribute has the value "".
+func dataAttrs(attrs string) map[string]string {
+	out := map[string]string{}
+	for _, m := range attrRe.FindAllStringSubmatch(attrs, -1) {
+		out[strings.ToLower(m[1])] = html.UnescapeString(m[3] + m[4] + m[5])
+	}
+	return out
 }
 
 var anchorRe = regexp.MustCompile(`(?is)<a\s([^>]*)>(.*?)</a>`)
@@ -194,7 +247,15 @@ func (ix *Index) Files(ctx context.Context, key string) ([]File, error) {
 				continue
 			}
 			yanked := len(f.Yanked) > 0 && string(f.Yanked) != "false" && string(f.Yanked) != "null"
-			out = append(out, File{Filename: f.Filename, URL: u.String(), SHA256: strings.ToLower(f.Hashes["sha256"]), Yanked: yanked})
+			file := File{Filename: f.Filename, URL: u.String(), SHA256: strings.ToLower(f.Hashes["sha256"]), Yanked: yanked,
+				CoreMetadata: jsonCoreMetadata(f.CoreMetadata)}
+			if f.RequiresPython != nil {
+				file.RequiresPython = strings.TrimSpace(*f.RequiresPython)
+			}
+			if file.CoreMetadata == "" {
+				file.CoreMetadata = jsonCoreMetadata(f.DistInfoMeta)
+			}
+			out = append(out, file)
 		}
 	} else {
 		for _, m := range anchorRe.FindAllSubmatch(body, -1) {
@@ -213,7 +274,15 @@ func (ix *Index) Files(ctx context.Context, key string) ([]File, error) {
 				sum = strings.ToLower(v)
 			}
 			u.Fragment = ""
-			out = append(out, File{Filename: text, URL: u.String(), SHA256: sum, Yanked: strings.Contains(strings.ToLower(attrs), "data-yanked")})
+			data := dataAttrs(attrs)
+			_, yanked := data["data-yanked"]
+			file := File{Filename: text, URL: u.String(), SHA256: sum, Yanked: yanked, RequiresPython: strings.TrimSpace(data["data-requires-python"])}
+			if v, ok := data["data-core-metadata"]; ok {
+				file.CoreMetadata = htmlCoreMetadata(v)
+			} else if v, ok := data["data-dist-info-metadata"]; ok {
+				file.CoreMetadata = htmlCoreMetadata(v)
+			}
+			out = append(out, file)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Filename < out[j].Filename })
@@ -223,6 +292,117 @@ func (ix *Index) Files(ctx context.Context, key string) ([]File, error) {
 // Open downloads a file.
 func (ix *Index) Open(ctx context.Context, f File) (io.ReadCloser, error) {
 	return download(ctx, ix.client, f)
+}
+
+// Size limits for what is read into memory: a METADATA file, and a whole
+// wheel read to get at its METADATA or its hash.
+const (
+	maxMetadataSize = 16 << 20
+	maxWheelSize    = 2 << 30
+)
+
+// Metadata returns the core metadata of the wheel f offered by src. From
+// an index that serves it (PEP 658), only <file URL>.metadata is fetched
+// and checked against its hash; otherwise the whole wheel is read, through
+// cache when cache is not nil and the index gave the file's sha256.
+func Metadata(ctx context.Context, src Source, cache *Cache, f File) (*wheel.Metadata, error) {
+	if ix, ok := src.(*Index); ok && f.CoreMetadata != "" {
+		raw, err := ix.coreMetadata(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		md, err := wheel.ParseMetadata(raw)
+		if err != nil {
+			return nil, errs.Input(fmt.Errorf("%s.metadata from %s: %w", f.Filename, src, err))
+		}
+		return md, nil
+	}
+	b, err := fileBytes(ctx, src, cache, f)
+	if err != nil {
+		return nil, err
+	}
+	md, _, err := wheel.ReadMetadata(bytes.NewReader(b), int64(len(b)), f.Filename)
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("%s from %s: %w", f.Filename, src, err))
+	}
+	return md, nil
+}
+
+// coreMetadata fetches the PEP 658 METADATA file of f.
+func (ix *Index) coreMetadata(ctx context.Context, f File) ([]byte, error) {
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return nil, fmt.Errorf("file URL %q: %w", f.URL, err)
+	}
+	u.Fragment = ""
+	u.Path += ".metadata"
+	if u.RawPath != "" {
+		u.RawPath += ".metadata"
+	}
+	name := f.Filename + ".metadata"
+	rc, err := download(ctx, ix.client, File{Filename: name, URL: u.String()})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := readLimited(rc, maxMetadataSize, name)
+	if err != nil {
+		return nil, err
+	}
+	if want := f.CoreMetadata; want != "-" && sum256(b) != want {
+		return nil, errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the index lists sha256:%s; refusing it", name, ix, sum256(b), want))
+	}
+	return b, nil
+}
+
+// Hash returns the sha256 of f: the one the source lists, or else the
+// hash of the file's content, downloaded for the purpose.
+func Hash(ctx context.Context, src Source, f File) (string, error) {
+	if f.SHA256 != "" {
+		return f.SHA256, nil
+	}
+	rc, err := src.Open(ctx, f)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", f.Filename, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(rc, maxWheelSize)); err != nil {
+		return "", errs.Unreachable(fmt.Errorf("read %s: %w", f.Filename, err))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fileBytes reads all of f, through cache when its sha256 is known and
+// it is not already local, and checks the listed sha256 either way.
+func fileBytes(ctx context.Context, src Source, cache *Cache, f File) ([]byte, error) {
+	if _, local := src.(*Dir); cache != nil && f.SHA256 != "" && !local {
+		return cache.Fetch(ctx, src, f, f.SHA256)
+	}
+	rc, err := src.Open(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", f.Filename, err)
+	}
+	defer rc.Close()
+	b, err := readLimited(rc, maxWheelSize, f.Filename)
+	if err != nil {
+		return nil, err
+	}
+	if f.SHA256 != "" && sum256(b) != f.SHA256 {
+		return nil, errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the index lists sha256:%s; refusing the file", f.Filename, src, sum256(b), f.SHA256))
+	}
+	return b, nil
+}
+
+func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, errs.Unreachable(fmt.Errorf("read %s: %w", name, err))
+	}
+	if int64(len(b)) > limit {
+		return nil, errs.Input(fmt.Errorf("%s is larger than %d MiB; refusing it", name, limit>>20))
+	}
+	return b, nil
 }
 
 // download GETs f.URL. Server failures and throttling are Unreachable.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,12 +29,27 @@ type Member struct {
 // platform tag is not "any".
 func Write(t testing.TB, dir, filename, dist, version string, members ...Member) string {
 	t.Helper()
+	b := Bytes(t, filename, dist, version, members...)
+	if err := os.WriteFile(filepath.Join(dir, filename), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Bytes is the wheel Write writes. A member named
+// "<dist>-<version>.dist-info/METADATA" replaces the default METADATA
+// (Name and Version only), for tests that need Requires-Dist and the like.
+func Bytes(t testing.TB, filename, dist, version string, members ...Member) []byte {
+	t.Helper()
 	di := fmt.Sprintf("%s-%s.dist-info", dist, version)
 	purelib := strings.HasSuffix(filename, "-any.whl")
 	tag := strings.TrimSuffix(filename[len(dist)+len(version)+2:], ".whl")
-	all := append(append([]Member(nil), members...),
-		Member{Name: di + "/METADATA", Data: fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", dist, version)},
-		Member{Name: di + "/WHEEL", Data: fmt.Sprintf("Wheel-Version: 1.0\nGenerator: wheeltest\nRoot-Is-Purelib: %t\nTag: %s\n", purelib, tag)})
+	all := append([]Member(nil), members...)
+	if !slices.ContainsFunc(members, func(m Member) bool { return m.Name == di+"/METADATA" }) {
+		all = append(all, Member{Name: di + "/METADATA", Data: fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", dist, version)})
+	}
+	all = append(all, Member{Name: di + "/WHEEL", Data: fmt.Sprintf("Wheel-Version: 1.0\nGenerator: wheeltest\nRoot-Is-Purelib: %t\nTag: %s\n", purelib, tag)})
 	var rec strings.Builder
 	for _, m := range all {
 		sum := sha256.Sum256([]byte(m.Data))
@@ -60,9 +76,5 @@ func Write(t testing.TB, dir, filename, dist, version string, members ...Member)
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, filename), buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	return hex.EncodeToString(sum[:])
+	return buf.Bytes()
 }

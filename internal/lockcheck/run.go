@@ -1,0 +1,44 @@
+package lockcheck
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/wheels"
+)
+
+// Params are the command-level inputs of harden lock --check.
+type Params struct {
+	Project  *project.Project
+	WheelDir string // offline wheel source; wins over IndexURL
+	IndexURL string
+	CacheDir string
+	// PythonVersion and Glibc, when set, describe the base instead of
+	// inspecting it.
+	PythonVersion, Glibc string
+	Registry             *registry.Client
+	HTTPClient           *http.Client
+}
+
+// Run checks the project's lock for every platform of its base, reading
+// the wheels from the same source a build would.
+func Run(ctx context.Context, p Params) (*Report, error) {
+	pr := p.Project
+	targets, err := build.TargetsFor(ctx, p.Registry, pr.Config, p.PythonVersion, p.Glibc)
+	if err != nil {
+		return nil, err
+	}
+	src, err := build.SourceFor(pr, p.WheelDir, p.IndexURL, p.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := wheels.NewCache(p.CacheDir)
+	if err != nil {
+		return nil, errs.Input(err)
+	}
+	return Check(ctx, Options{Lock: pr.Lock, Input: pr.Input, Targets: targets, Source: src, Cache: cache})
+}

@@ -46,6 +46,9 @@ type Options struct {
 	// BaseRepository, when set, is where the base is pulled from (a
 	// mirror); the pinned digest and the recorded base name stay.
 	BaseRepository string
+	// Base, when set, is the base already inspected (InspectBase), so its
+	// layers are not read again.
+	Base *Base
 	// Log receives one line per step; nil discards.
 	Log func(format string, args ...any)
 }
@@ -70,9 +73,13 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 		}
 		logf("base pulled from %s", pullRef)
 	}
-	bases, err := basePlatforms(ctx, o.Registry, pullRef, c.Platforms)
-	if err != nil {
-		return nil, nil, err
+	base := o.Base
+	if base == nil {
+		if base, err = inspect(ctx, o.Registry, pullRef, c.Platforms); err != nil {
+			return nil, nil, err
+		}
+	} else if base.ref.DigestStr() != baseRef.DigestStr() {
+		return nil, nil, fmt.Errorf("build: the inspected base is %s, not the configured %s", base.ref, baseRef)
 	}
 	rec := &Record{
 		SchemaVersion:   RecordSchema,
@@ -95,7 +102,7 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var adds []mutate.IndexAddendum
-	for _, b := range bases {
+	for _, b := range base.platforms {
 		logf("%s: installing wheels", b.platform)
 		img, prec, err := buildPlatform(ctx, o, b, requested, rec)
 		if err != nil {
@@ -133,6 +140,8 @@ type basePlatform struct {
 	platform string
 	desc     v1.Descriptor
 	img      v1.Image
+	config   *v1.ConfigFile // set by inspect
+	fs       *layer.Tree    // the files keepForBuild keeps, set by inspect
 }
 
 // basePlatforms pulls the base by digest and picks the manifest of every
@@ -198,15 +207,8 @@ func basePlatforms(ctx context.Context, rc *registry.Client, ref name.Digest, pl
 
 func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map[string]bool, rec *Record) (v1.Image, *PlatformRecord, error) {
 	c, logf := o.Config, o.Log
-	cf, err := b.img.ConfigFile()
-	if err != nil {
-		return nil, nil, fmt.Errorf("read base config: %w", err)
-	}
-	fs, err := layer.Flatten(b.img, keepForBuild)
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := targetOf(c, b.platform, fs, cf)
+	fs := b.fs
+	t, err := targetOf(c, b.platform, fs, b.config)
 	if err != nil {
 		return nil, nil, err
 	}

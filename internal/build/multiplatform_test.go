@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,11 +68,20 @@ type fixture struct {
 	input *lock.Input
 	src   wheels.Source
 	reg   string
+	blobs *atomic.Int64 // blob requests the registry served
 }
 
 func newFixture(t *testing.T, platforms string) *fixture {
 	t.Helper()
-	reg := registrytest.Start(t, nil)
+	blobs := &atomic.Int64{}
+	reg := registrytest.Start(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/blobs/") {
+				blobs.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
 		mutate.IndexAddendum{Add: debianBase(t, "amd64", "x86_64-linux-gnu"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: debianBase(t, "arm64", "aarch64-linux-gnu"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}})
@@ -106,7 +117,7 @@ entrypoint: [pgcli]
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{cfg: cfg, lock: lf, input: in, src: wheels.NewDir(dir), reg: reg}
+	return &fixture{cfg: cfg, lock: lf, input: in, src: wheels.NewDir(dir), reg: reg, blobs: blobs}
 }
 
 func (f *fixture) build(t *testing.T) (v1.ImageIndex, *Record, error) {
@@ -217,5 +228,51 @@ func TestBuildPlatformMissingFromBase(t *testing.T) {
 	_, _, err := f.build(t)
 	if err == nil || !strings.Contains(err.Error(), "has no linux/s390x manifest") || !strings.Contains(err.Error(), "linux/arm64/v8") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBuildFromInspectedBase: a base read once by InspectBase gives the
+// targets (what harden lock and the release's lock stage use) and the same
+// image as a build that reads the base itself, without reading a blob again.
+func TestBuildFromInspectedBase(t *testing.T) {
+	f := newFixture(t, "linux/amd64, linux/arm64")
+	_, plain, err := f.build(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := InspectBase(context.Background(), registry.New(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := base.Targets(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range targets {
+		got = append(got, fmt.Sprintf("%s %s %s glibc %d.%d", tg.Platform, tg.Env["python_full_version"], tg.Wheel.Arch, tg.Wheel.GlibcMajor, tg.Wheel.GlibcMinor))
+	}
+	if want := "linux/amd64 3.11.2 x86_64 glibc 2.36, linux/arm64 3.11.2 aarch64 glibc 2.36"; strings.Join(got, ", ") != want {
+		t.Errorf("targets %q, want %q", strings.Join(got, ", "), want)
+	}
+	read := f.blobs.Load()
+	cache, _ := wheels.NewCache(t.TempDir())
+	_, rec, err := Build(context.Background(), Options{Config: f.cfg, Lock: f.lock, Input: f.input, Source: f.src,
+		Cache: cache, Registry: registry.New(), Epoch: epoch, Base: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Digest != plain.Digest {
+		t.Errorf("build from the inspected base: %s, reading the base itself: %s", rec.Digest, plain.Digest)
+	}
+	if n := f.blobs.Load() - read; n != 0 {
+		t.Errorf("the build read %d blob(s) of a base it was given", n)
+	}
+
+	other := *f.cfg
+	other.Base = f.reg + "/library/python:3.11@sha256:" + strings.Repeat("0", 64)
+	if _, _, err := Build(context.Background(), Options{Config: &other, Lock: f.lock, Input: f.input, Source: f.src,
+		Cache: cache, Registry: registry.New(), Epoch: epoch, Base: base}); err == nil || !strings.Contains(err.Error(), "not the configured") {
+		t.Errorf("a build given another base: %v", err)
 	}
 }

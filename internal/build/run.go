@@ -24,6 +24,8 @@ type Params struct {
 	Registry        *registry.Client
 	HTTPClient      *http.Client
 	Log             func(format string, args ...any)
+	// Base, when set, is the base already read by InspectBase.
+	Base *Base
 }
 
 // Run builds the project's image and writes it to p.Out.
@@ -43,7 +45,7 @@ func Run(ctx context.Context, p Params) (*Record, error) {
 	start := time.Now()
 	idx, rec, err := Build(ctx, Options{
 		Config: p.Project.Config, Lock: p.Project.Lock, Input: p.Project.Input,
-		Source: src, Cache: cache, Registry: p.Registry, Epoch: epoch, Git: p.Project.Git, Log: p.Log,
+		Source: src, Cache: cache, Registry: p.Registry, Epoch: epoch, Git: p.Project.Git, Log: p.Log, Base: p.Base,
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/harden-dev/harden/internal/config"
@@ -28,34 +29,62 @@ type Target struct {
 	Env      lock.Env
 }
 
-// Targets inspects the configured base, pulled by digest, for every
-// configured platform. It reads only the files Python detection needs.
-func Targets(ctx context.Context, rc *registry.Client, c *config.Config) ([]Target, error) {
+// Base is the pinned base as the build reads it, once: each configured
+// platform's manifest, config and the files the build needs from its
+// layers (Python detection, installed distributions' RECORDs).
+type Base struct {
+	ref       name.Digest // as pulled
+	platforms []basePlatform
+}
+
+// InspectBase pulls the configured base by digest and reads each
+// platform. Build and Targets take the result, so the layers are read once.
+func InspectBase(ctx context.Context, rc *registry.Client, c *config.Config) (*Base, error) {
 	ref, err := c.BaseRef()
 	if err != nil {
 		return nil, errs.Input(err)
 	}
-	bases, err := basePlatforms(ctx, rc, ref, c.Platforms)
+	return inspect(ctx, rc, ref, c.Platforms)
+}
+
+func inspect(ctx context.Context, rc *registry.Client, ref name.Digest, platforms []string) (*Base, error) {
+	bases, err := basePlatforms(ctx, rc, ref, platforms)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Target, 0, len(bases))
-	for _, b := range bases {
-		cf, err := b.img.ConfigFile()
-		if err != nil {
+	for i := range bases {
+		b := &bases[i]
+		if b.config, err = b.img.ConfigFile(); err != nil {
 			return nil, fmt.Errorf("%s: read base config: %w", b.platform, err)
 		}
-		fs, err := layer.Flatten(b.img, pyenv.KeepData)
-		if err != nil {
+		if b.fs, err = layer.Flatten(b.img, keepForBuild); err != nil {
 			return nil, fmt.Errorf("%s: read base layers: %w", b.platform, err)
 		}
-		t, err := targetOf(c, b.platform, fs, cf)
+	}
+	return &Base{ref: ref, platforms: bases}, nil
+}
+
+// Targets describes each platform of the base for wheel selection.
+func (b *Base) Targets(c *config.Config) ([]Target, error) {
+	out := make([]Target, 0, len(b.platforms))
+	for _, p := range b.platforms {
+		t, err := targetOf(c, p.platform, p.fs, p.config)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.platform, err)
+			return nil, fmt.Errorf("%s: %w", p.platform, err)
 		}
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// Targets inspects the configured base, pulled by digest, for every
+// configured platform.
+func Targets(ctx context.Context, rc *registry.Client, c *config.Config) ([]Target, error) {
+	b, err := InspectBase(ctx, rc, c)
+	if err != nil {
+		return nil, err
+	}
+	return b.Targets(c)
 }
 
 func targetOf(c *config.Config, platform string, fs *layer.Tree, cf *v1.ConfigFile) (Target, error) {

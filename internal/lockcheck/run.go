@@ -17,8 +17,10 @@ type Params struct {
 	WheelDir string // offline wheel source; wins over IndexURL
 	IndexURL string
 	CacheDir string
-	// PythonVersion and Glibc, when set, describe the base instead of
-	// inspecting it.
+	// Targets, when set, are the platforms to check (the caller inspected
+	// the base); else PythonVersion and Glibc describe the base, or it is
+	// inspected.
+	Targets              []build.Target
 	PythonVersion, Glibc string
 	Registry             *registry.Client
 	HTTPClient           *http.Client
@@ -28,9 +30,12 @@ type Params struct {
 // the wheels from the same source a build would.
 func Run(ctx context.Context, p Params) (*Report, error) {
 	pr := p.Project
-	targets, err := build.TargetsFor(ctx, p.Registry, pr.Config, p.PythonVersion, p.Glibc)
-	if err != nil {
-		return nil, err
+	targets := p.Targets
+	if targets == nil {
+		var err error
+		if targets, err = build.TargetsFor(ctx, p.Registry, pr.Config, p.PythonVersion, p.Glibc); err != nil {
+			return nil, err
+		}
 	}
 	src, err := build.SourceFor(pr, p.WheelDir, p.IndexURL, p.HTTPClient)
 	if err != nil {

@@ -98,6 +98,7 @@ type run struct {
 	state   *State
 	epoch   int64
 	inputs  string
+	base    *build.Base // read by the lock stage, built on by the build stage
 	rec     *build.Record
 	image   name.Digest
 	rel     *publish.Release // the publish record of image

@@ -34,7 +34,17 @@ func (r *run) lock(ctx context.Context) (string, bool, error) {
 	pr := r.o.Project
 	// The same check as harden lock --check: every platform, every
 	// requirement of requirements.in and of each wheel's METADATA.
-	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, WheelDir: r.o.WheelDir, IndexURL: r.o.IndexURL, CacheDir: r.o.CacheDir, Registry: r.o.Registry})
+	// The base is read once, here; the build stage reuses it.
+	base, err := build.InspectBase(ctx, r.o.Registry, pr.Config)
+	if err != nil {
+		return "", false, err
+	}
+	targets, err := base.Targets(pr.Config)
+	if err != nil {
+		return "", false, err
+	}
+	r.base = base
+	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, Targets: targets, WheelDir: r.o.WheelDir, IndexURL: r.o.IndexURL, CacheDir: r.o.CacheDir})
 	if err != nil {
 		return "", false, err
 	}
@@ -83,7 +93,7 @@ func (r *run) build(ctx context.Context) (string, bool, error) {
 	}
 	rec, err := build.Run(ctx, build.Params{
 		Project: r.o.Project, Out: r.o.Out, WheelDir: r.o.WheelDir, IndexURL: r.o.IndexURL, CacheDir: r.o.CacheDir,
-		SourceDateEpoch: fmt.Sprint(r.epoch), Registry: r.o.Registry, Log: r.logf,
+		SourceDateEpoch: fmt.Sprint(r.epoch), Registry: r.o.Registry, Log: r.logf, Base: r.base,
 	})
 	if err != nil {
 		return "", false, err

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/harden-dev/harden/internal/config"
 )
 
 // rewriteFrom points every FROM line of a Dockerfile whose image is in
@@ -12,9 +14,9 @@ import (
 // :tag@digest. Only the image word changes: flags such as --platform=,
 // "AS stage" and the spacing around them are kept. It returns the new
 // content, the changed lines and how many FROM lines matched repo.
-func rewriteFrom(data []byte, repo name.Repository, tag, digest string) ([]byte, []LineChange, int) {
+func rewriteFrom(data []byte, repo name.Repository, tag, digest string) ([]byte, []config.LineChange, int) {
 	var out bytes.Buffer
-	var changes []LineChange
+	var changes []config.LineChange
 	matched := 0
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	for i, raw := range lines {
@@ -27,7 +29,7 @@ func rewriteFrom(data []byte, repo name.Repository, tag, digest string) ([]byte,
 		nl := append(append(append([]byte{}, raw[:start]...), spelled+":"+tag+"@"+digest...), raw[end:]...)
 		out.Write(nl)
 		if !bytes.Equal(nl, raw) {
-			changes = append(changes, LineChange{Line: i + 1, Old: lineText(raw), New: lineText(nl)})
+			changes = append(changes, config.LineChange{Line: i + 1, Old: lineText(raw), New: lineText(nl)})
 		}
 	}
 	return out.Bytes(), changes, matched

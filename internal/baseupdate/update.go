@@ -16,6 +16,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/registry"
 )
 
@@ -56,8 +57,8 @@ type Platform struct {
 
 // FileChange lists the rewritten lines of one file.
 type FileChange struct {
-	Path  string       `json:"path"`
-	Lines []LineChange `json:"lines"`
+	Path  string              `json:"path"`
+	Lines []config.LineChange `json:"lines"`
 }
 
 // Update resolves the base's tag and, when it points to a new digest that
@@ -133,11 +134,11 @@ func Update(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", cfg.Path, err)
 	}
-	hyNew, change, err := SetScalar(hy, "base", newBase)
+	hyNew, change, err := config.SetScalar(hy, "base", newBase)
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("%s: %w", cfg.Path, err))
 	}
-	writes = append(writes, edit{path: cfg.Path, data: hyNew, lines: []LineChange{change}})
+	writes = append(writes, edit{path: cfg.Path, data: hyNew, lines: []config.LineChange{change}})
 
 	df := o.Dockerfile
 	if df == "" {
@@ -161,7 +162,7 @@ func Update(ctx context.Context, o Options) (*Result, error) {
 	}
 	for _, w := range writes {
 		if !o.DryRun {
-			if err := WriteFile(w.path, w.data); err != nil {
+			if err := fsutil.ReplaceFile(w.path, w.data); err != nil {
 				return nil, fmt.Errorf("%w (files already updated: %s)", err, written(res.Files))
 			}
 		}
@@ -173,7 +174,7 @@ func Update(ctx context.Context, o Options) (*Result, error) {
 type edit struct {
 	path  string
 	data  []byte
-	lines []LineChange
+	lines []config.LineChange
 }
 
 func written(files []FileChange) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
@@ -136,12 +137,12 @@ FROM %[2]s
 			{Platform: "linux/arm64", OldDigest: s.oldPlats["linux/arm64"], NewDigest: newPlats["linux/arm64"], OldCreated: oldARM, NewCreated: newARM},
 		},
 		Files: []FileChange{
-			{Path: s.dockerfile, Lines: []LineChange{
+			{Path: s.dockerfile, Lines: []config.LineChange{
 				{Line: 3, Old: strings.Split(oldDockerfile, "\n")[2], New: strings.Split(wantDockerfile, "\n")[2]},
 				{Line: 6, Old: strings.Split(oldDockerfile, "\n")[5], New: strings.Split(wantDockerfile, "\n")[5]},
 				{Line: 7, Old: strings.Split(oldDockerfile, "\n")[6], New: strings.Split(wantDockerfile, "\n")[6]},
 			}},
-			{Path: s.yaml, Lines: []LineChange{{Line: 7, Old: "base: " + s.base("3.12.8-slim-bookworm", s.oldDigest) + "   # python base", New: "base: " + newRef + "   # python base"}}},
+			{Path: s.yaml, Lines: []config.LineChange{{Line: 7, Old: "base: " + s.base("3.12.8-slim-bookworm", s.oldDigest) + "   # python base", New: "base: " + newRef + "   # python base"}}},
 		},
 	}
 

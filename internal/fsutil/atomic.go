@@ -3,9 +3,13 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/harden-dev/harden/internal/errs"
 )
 
 // WriteFileAtomic writes data to path through a temporary file in the same
@@ -55,4 +59,28 @@ func ReplaceDir(tmp, dst string) error {
 		return fmt.Errorf("replace %s: %w", dst, err)
 	}
 	return os.RemoveAll(old)
+}
+
+// ReplaceFile writes content atomically over the file at path, keeping its
+// permissions (0644 for a new file). A symlink is followed and its target
+// replaced, so the link stays a link. Anything but a regular file is
+// refused.
+func ReplaceFile(path string, content []byte) error {
+	target := path
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		target = p
+	}
+	perm := os.FileMode(0o644)
+	info, err := os.Stat(target)
+	switch {
+	case err == nil:
+		if !info.Mode().IsRegular() {
+			return errs.Input(fmt.Errorf("write %s: not a regular file", path))
+		}
+		perm = info.Mode().Perm()
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return WriteFileAtomic(target, content, perm)
 }

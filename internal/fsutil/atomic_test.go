@@ -1,9 +1,12 @@
 package fsutil
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/harden-dev/harden/internal/errs"
 )
 
 func TestWriteFileAtomic(t *testing.T) {
@@ -63,5 +66,45 @@ func TestReplaceDir(t *testing.T) {
 	}
 	if all, _ := os.ReadDir(dir); len(all) != 1 {
 		t.Errorf("leftovers beside dst: %v", all)
+	}
+}
+
+func TestReplaceFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "deploy.yaml")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink("deploy.yaml", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceFile(link, []byte("new\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || !bytes.Equal(got, []byte("new\r\n")) {
+		t.Fatalf("content = %q, %v", got, err)
+	}
+	info, err := os.Stat(p)
+	if err != nil || info.Mode().Perm() != 0o640 {
+		t.Fatalf("mode = %v, %v; want 0640", info.Mode(), err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("symlink replaced: %v %v", fi.Mode(), err)
+	}
+
+	fresh := filepath.Join(dir, "new.yaml")
+	if err := ReplaceFile(fresh, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(fresh); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("new file mode = %v, %v; want 0644", info.Mode(), err)
+	}
+	if err := ReplaceFile(dir, []byte("x")); errs.ExitCode(err) != errs.CodeInput {
+		t.Errorf("directory: want input error, got %v", err)
 	}
 }

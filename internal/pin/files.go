@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/fsutil"
 )
 
 // Finding is one reference not pinned by digest.
@@ -75,7 +76,7 @@ func PinFiles(ctx context.Context, paths []string, resolve Resolver) ([]FileChan
 		}
 	}
 	for _, w := range writes {
-		if err := WriteFile(w.path, w.content); err != nil {
+		if err := fsutil.ReplaceFile(w.path, w.content); err != nil {
 			return nil, err
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/harden-dev/harden/internal/errs"
-	"github.com/harden-dev/harden/internal/fsutil"
 )
 
 // File kinds understood by Find, Rewrite and PinAll.
@@ -141,28 +138,6 @@ func PinAll(ctx context.Context, content []byte, kind string, resolve Resolver) 
 	}
 	out, changes := apply(content, edits)
 	return out, changes, nil
-}
-
-// WriteFile writes content atomically, keeping the file's permissions
-// (0644 for a new file). A symlink is followed and its target replaced.
-func WriteFile(path string, content []byte) error {
-	target := path
-	if p, err := filepath.EvalSymlinks(path); err == nil {
-		target = p
-	}
-	perm := os.FileMode(0o644)
-	info, err := os.Stat(target)
-	switch {
-	case err == nil:
-		if !info.Mode().IsRegular() {
-			return errs.Input(fmt.Errorf("write %s: not a regular file", path))
-		}
-		perm = info.Mode().Perm()
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return fsutil.WriteFileAtomic(target, content, perm)
 }
 
 // span is a Ref plus where its text sits in the content.

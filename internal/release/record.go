@@ -323,7 +323,7 @@ func pinFile(path, repo, digest string) (int, error) {
 	if len(changes) == 0 || bytes.Equal(out, b) {
 		return 0, nil
 	}
-	if err := pin.WriteFile(path, out); err != nil {
+	if err := fsutil.ReplaceFile(path, out); err != nil {
 		return 0, err
 	}
 	return len(changes), nil

@@ -14,9 +14,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/harden-dev/harden/internal/baseupdate"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/registry"
 )
@@ -270,9 +270,9 @@ func writeVersion(path, version string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	out, _, err := baseupdate.SetScalar(data, "version", version)
+	out, _, err := config.SetScalar(data, "version", version)
 	if err != nil {
 		return errs.Input(fmt.Errorf("%s: %w", path, err))
 	}
-	return baseupdate.WriteFile(path, out)
+	return fsutil.ReplaceFile(path, out)
 }

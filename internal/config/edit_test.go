@@ -1,12 +1,8 @@
-package baseupdate
+package config
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 func TestSetScalar(t *testing.T) {
@@ -54,74 +50,5 @@ func TestSetScalarRefusesUnreadableValue(t *testing.T) {
 	// than written as something that reads back differently.
 	if _, _, err := SetScalar([]byte("base: x\n"), "base", "@x"); err == nil {
 		t.Fatal("wrote a value that does not read back")
-	}
-}
-
-func TestRewriteFrom(t *testing.T) {
-	repo, err := name.NewRepository("python")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const d = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
-	in := strings.Join([]string{
-		"FROM python",
-		"FROM docker.io/library/python:3.12 AS a",
-		"FROM index.docker.io/library/python@" + d,
-		"  FROM --platform=linux/arm64 python:3.11-slim@" + d + " as b\r",
-		"FROM pythonista:3",
-		"FROM ${BASE}",
-		"FROM $PY:3.12",
-		"# FROM python",
-		"RUN echo FROM python",
-		"FROM",
-		"",
-	}, "\n")
-	want := strings.Join([]string{
-		"FROM python:3.13@sha256:new",
-		"FROM docker.io/library/python:3.13@sha256:new AS a",
-		"FROM index.docker.io/library/python:3.13@sha256:new",
-		"  FROM --platform=linux/arm64 python:3.13@sha256:new as b\r",
-		"FROM pythonista:3",
-		"FROM ${BASE}",
-		"FROM $PY:3.12",
-		"# FROM python",
-		"RUN echo FROM python",
-		"FROM",
-		"",
-	}, "\n")
-	got, changes, matched := rewriteFrom([]byte(in), repo, "3.13", "sha256:new")
-	if string(got) != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
-	if matched != 4 || len(changes) != 4 || changes[3].Line != 4 || changes[3].New != "  FROM --platform=linux/arm64 python:3.13@sha256:new as b" {
-		t.Errorf("matched %d, changes %+v", matched, changes)
-	}
-	// Already pinned: matched, unchanged.
-	if _, changes, matched := rewriteFrom([]byte(want), repo, "3.13", "sha256:new"); matched != 4 || len(changes) != 0 {
-		t.Errorf("second pass: matched %d, changes %+v", matched, changes)
-	}
-}
-
-func TestWriteFileFollowsSymlink(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "real.yaml")
-	link := filepath.Join(dir, "harden.yaml")
-	if err := os.WriteFile(target, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("real.yaml", link); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFile(link, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("the link was replaced by a file (%v)", err)
-	}
-	if b, _ := os.ReadFile(target); string(b) != "new" {
-		t.Errorf("target holds %q", b)
-	}
-	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
 	}
 }

@@ -1,16 +1,12 @@
-package baseupdate
+package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/harden-dev/harden/internal/fsutil"
 )
 
 // LineChange is one rewritten line of a file (1-based line number).
@@ -115,17 +111,3 @@ func byteColumn(line []byte, chars int) int {
 }
 
 func trimCR(b []byte) string { return string(bytes.TrimSuffix(b, []byte("\r"))) }
-
-// WriteFile replaces the file at path with data atomically, keeping its
-// permission bits. A symlink is followed, so the link stays a link.
-func WriteFile(path string, data []byte) error {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return fsutil.WriteFileAtomic(real, data, fi.Mode().Perm())
-}

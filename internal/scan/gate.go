@@ -64,20 +64,12 @@ func (r *Report) Check(g Gate) error {
 	if len(b) == 0 {
 		return nil
 	}
-	var ids []string
-	for i, f := range b {
-		if i == 5 {
-			ids = append(ids, fmt.Sprintf("and %d more", len(b)-5))
-			break
-		}
-		ids = append(ids, fmt.Sprintf("%s (%s %s, %s)", f.ID, f.Package, f.Version, f.Severity))
-	}
 	scope := "with a fix available"
 	if g.IncludeUnfixed {
 		scope = "fixed or not"
 	}
 	return errs.Check(fmt.Errorf("%d finding(s) at or above %s, %s: %s; upgrade the packages, or record why they do not apply in an OpenVEX document (vex: in harden.yaml)",
-		len(b), g.FailOn, scope, strings.Join(ids, ", ")))
+		len(b), g.FailOn, scope, FindingList(b)))
 }
 
 // Counts returns the number of findings per severity (grype's names,
@@ -134,4 +126,30 @@ func MaxSeverityFor(failOn string) string {
 		return "high"
 	}
 	return "critical"
+}
+
+// FindingList names up to five findings for a message:
+// "GHSA-… (sqlparse 0.4.2, High), …, and 3 more".
+func FindingList(fs []Finding) string {
+	var ids []string
+	for i, f := range fs {
+		if i == 5 {
+			ids = append(ids, fmt.Sprintf("and %d more", len(fs)-5))
+			break
+		}
+		ids = append(ids, fmt.Sprintf("%s (%s %s, %s)", f.ID, f.Package, f.Version, f.Severity))
+	}
+	return strings.Join(ids, ", ")
+}
+
+// CountSummary renders Counts worst first ("3 high, 1 low"), or "" for
+// none.
+func CountSummary(counts map[string]int) string {
+	var parts []string
+	for i := len(severities) - 1; i >= 0; i-- {
+		if n := counts[severities[i]]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(severities[i])))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

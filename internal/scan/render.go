@@ -42,16 +42,9 @@ func (r *Report) WriteTable(w io.Writer, g Gate) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	counts := r.Counts()
-	var parts []string
-	for i := len(severities) - 1; i >= 0; i-- {
-		if n := counts[severities[i]]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(severities[i])))
-		}
-	}
 	summary := "no findings"
-	if len(parts) > 0 {
-		summary = fmt.Sprintf("%d finding(s): %s", len(r.Findings), strings.Join(parts, ", "))
+	if c := CountSummary(r.Counts()); c != "" {
+		summary = fmt.Sprintf("%d finding(s): %s", len(r.Findings), c)
 	}
 	if len(r.Suppressed) > 0 {
 		summary += fmt.Sprintf("; %d suppressed by VEX", len(r.Suppressed))

@@ -3,7 +3,6 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/harden-dev/harden/internal/scan"
@@ -124,7 +123,7 @@ func checkVulns(rep *Report, o Options, targets []*target, now time.Time) []Inpu
 		if p.MaxSeverity != "" {
 			r := scan.Report{Findings: v.Findings}
 			if bad := r.Exceeding(p.MaxSeverity, p.IncludeUnfixed); len(bad) > 0 {
-				rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: %d finding(s) worse than %s, %s: %s; upgrade the packages and re-release, or record why they do not apply in OpenVEX (vex: in harden.yaml)", t.platform, len(bad), p.MaxSeverity, scope, findingList(bad))
+				rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: %d finding(s) worse than %s, %s: %s; upgrade the packages and re-release, or record why they do not apply in OpenVEX (vex: in harden.yaml)", t.platform, len(bad), p.MaxSeverity, scope, scan.FindingList(bad))
 				continue
 			}
 		}
@@ -133,28 +132,10 @@ func checkVulns(rep *Report, o Options, targets []*target, now time.Time) []Inpu
 	return out
 }
 
-func findingList(fs []scan.Finding) string {
-	var ids []string
-	for i, f := range fs {
-		if i == 5 {
-			ids = append(ids, fmt.Sprintf("and %d more", len(fs)-5))
-			break
-		}
-		ids = append(ids, fmt.Sprintf("%s (%s %s, %s)", f.ID, f.Package, f.Version, f.Severity))
-	}
-	return strings.Join(ids, ", ")
-}
-
 func countList(counts map[string]int, suppressed int) string {
-	var parts []string
-	for _, sev := range []string{"Critical", "High", "Medium", "Low", "Negligible", "Unknown"} {
-		if n := counts[sev]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(sev)))
-		}
-	}
-	s := "no findings"
-	if len(parts) > 0 {
-		s = strings.Join(parts, ", ")
+	s := scan.CountSummary(counts)
+	if s == "" {
+		s = "no findings"
 	}
 	if suppressed > 0 {
 		s += fmt.Sprintf(", %d suppressed by VEX", suppressed)

@@ -34,13 +34,9 @@ func Run(ctx context.Context, p Params) (*Record, error) {
 	if err != nil {
 		return nil, errs.Input(err)
 	}
-	src, err := SourceFor(p.Project, p.WheelDir, p.IndexURL, p.HTTPClient)
+	src, cache, err := WheelsFor(p.Project, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
-	}
-	cache, err := wheels.NewCache(p.CacheDir)
-	if err != nil {
-		return nil, errs.Input(err)
 	}
 	start := time.Now()
 	idx, rec, err := Build(ctx, Options{
@@ -58,6 +54,20 @@ func Run(ctx context.Context, p Params) (*Record, error) {
 		p.Log("wrote %s in %s", p.Out, time.Since(start).Round(time.Millisecond))
 	}
 	return rec, nil
+}
+
+// WheelsFor is the wheel source (SourceFor) and the cache in cacheDir
+// (default: the user cache) a build, a lock or a lock check reads through.
+func WheelsFor(pr *project.Project, wheelDir, indexURL, cacheDir string, hc *http.Client) (wheels.Source, *wheels.Cache, error) {
+	src, err := SourceFor(pr, wheelDir, indexURL, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	cache, err := wheels.NewCache(cacheDir)
+	if err != nil {
+		return nil, nil, errs.Input(err)
+	}
+	return src, cache, nil
 }
 
 // SourceFor picks the wheel source: --wheel-dir, else --index-url, else

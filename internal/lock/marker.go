@@ -12,6 +12,17 @@ import (
 // Env is a PEP 508 marker environment: variable name to value.
 type Env map[string]string
 
+// WithExtra is a copy of e with "extra" set, for evaluating the
+// requirements an extra brings in.
+func (e Env) WithExtra(extra string) Env {
+	out := make(Env, len(e)+1)
+	for k, v := range e {
+		out[k] = v
+	}
+	out["extra"] = extra
+	return out
+}
+
 // markerVars are the PEP 508 variables; legacy dotted spellings that
 // packaging still accepts map to their modern names.
 var markerVars = map[string]string{

@@ -363,7 +363,7 @@ func (c *checker) dependencies(tc *targetCheck) {
 				continue
 			}
 			for _, e := range es {
-				env := withExtra(t.Env, e)
+				env := t.Env.WithExtra(e)
 				ok, err := applies(dep.Marker, env)
 				if err != nil {
 					tc.add(Problem{Kind: KindMetadata, Package: key,
@@ -477,15 +477,6 @@ func applies(marker string, env lock.Env) (bool, error) {
 		return false, err
 	}
 	return m.Eval(env)
-}
-
-func withExtra(env lock.Env, extra string) lock.Env {
-	out := make(lock.Env, len(env)+1)
-	for k, v := range env {
-		out[k] = v
-	}
-	out["extra"] = extra
-	return out
 }
 
 // display renders a requirement without its marker, e.g. "sqlparse<0.5,>=0.3.0".

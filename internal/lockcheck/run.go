@@ -5,10 +5,8 @@ import (
 	"net/http"
 
 	"github.com/harden-dev/harden/internal/build"
-	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
-	"github.com/harden-dev/harden/internal/wheels"
 )
 
 // Params are the command-level inputs of harden lock --check.
@@ -37,13 +35,9 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 			return nil, err
 		}
 	}
-	src, err := build.SourceFor(pr, p.WheelDir, p.IndexURL, p.HTTPClient)
+	src, cache, err := build.WheelsFor(pr, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
-	}
-	cache, err := wheels.NewCache(p.CacheDir)
-	if err != nil {
-		return nil, errs.Input(err)
 	}
 	return Check(ctx, Options{Lock: pr.Lock, Input: pr.Input, Targets: targets, Source: src, Cache: cache})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
-	"github.com/harden-dev/harden/internal/wheels"
 )
 
 // Params are the command-level inputs of harden lock.
@@ -95,13 +94,9 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	if indexURL == "" {
 		indexURL = in.IndexURL
 	}
-	src, err := build.SourceFor(&project.Project{Config: cfg, Lock: known, Input: in}, p.WheelDir, indexURL, p.HTTPClient)
+	src, cache, err := build.WheelsFor(&project.Project{Config: cfg, Lock: known, Input: in}, p.WheelDir, indexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
-	}
-	cache, err := wheels.NewCache(p.CacheDir)
-	if err != nil {
-		return nil, errs.Input(err)
 	}
 	res, err := Resolve(ctx, Options{
 		Input: in, Source: src, Cache: cache, Targets: targets, Previous: prev,

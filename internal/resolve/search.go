@@ -113,11 +113,7 @@ func (r *resolver) env(ti int, extra string) lock.Env {
 	if e, ok := r.envs[k]; ok {
 		return e
 	}
-	e := make(lock.Env, len(r.targets[ti].Env)+1)
-	for name, v := range r.targets[ti].Env {
-		e[name] = v
-	}
-	e["extra"] = extra
+	e := r.targets[ti].Env.WithExtra(extra)
 	r.envs[k] = e
 	return e
 }

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/scan"
 )
 
 // Engines lists the engines Generate writes for.
@@ -35,23 +37,9 @@ func ParamsFor(c *config.Config) Params {
 		p.Repositories = []string{c.Repository}
 	}
 	if age := c.Scan.MaxAttestationAge.Duration; age > 0 {
-		p.Scan = &ScanRequirement{MaxAge: age, MaxSeverity: belowGate(c.Scan.FailOn), IncludeUnfixed: c.Scan.IncludeUnfixed}
+		p.Scan = &ScanRequirement{MaxAge: age, MaxSeverity: scan.MaxSeverityFor(cmp.Or(c.Scan.FailOn, config.DefaultFailOn)), IncludeUnfixed: c.Scan.IncludeUnfixed}
 	}
 	return p
-}
-
-// belowGate is the worst severity a release that passed the scan gate
-// (failOn) can carry.
-func belowGate(failOn string) string {
-	for i, sev := range severityOrder {
-		if strings.EqualFold(sev, failOn) {
-			if i <= 2 {
-				return "none"
-			}
-			return strings.ToLower(severityOrder[i-1])
-		}
-	}
-	return "medium" // the default gate fails on high
 }
 
 // Generate writes the policy for engine.

@@ -6,40 +6,24 @@ import (
 	"strings"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/scan"
 )
 
 // PredicateVuln is cosign's vulnerability scan predicate; harden's scan
 // stage attests its report with it.
-const PredicateVuln = "https://cosign.sigstore.dev/attestation/vuln/v1"
+const PredicateVuln = scan.PredicateType
 
-// severityOrder is grype's severity scale, least severe first, as the
-// findings in harden's scan report name them.
-var severityOrder = []string{"Unknown", "Negligible", "Low", "Medium", "High", "Critical"}
-
-// above returns the severities worse than max.
-func (s ScanRequirement) above() []string {
-	switch strings.ToLower(s.MaxSeverity) {
-	case "", "critical":
-		return nil
-	case "none":
-		return severityOrder
-	}
-	for i, sev := range severityOrder {
-		if strings.EqualFold(sev, s.MaxSeverity) {
-			return severityOrder[i+1:]
-		}
-	}
-	return nil
-}
+// above returns the severities worse than the maximum.
+func (s ScanRequirement) above() []string { return scan.SeveritiesAbove(s.MaxSeverity) }
 
 func (s *ScanRequirement) check() error {
 	if s == nil {
 		return nil
 	}
-	switch strings.ToLower(s.MaxSeverity) {
-	case "", "none", "low", "medium", "high", "critical":
-	default:
-		return errs.Input(fmt.Errorf("admission policy: --max-severity %q: use none, low, medium, high or critical (the worst severity allowed)", s.MaxSeverity))
+	if s.MaxSeverity != "" {
+		if _, err := scan.ParseMaxSeverity(s.MaxSeverity); err != nil {
+			return fmt.Errorf("admission policy: %w", err)
+		}
 	}
 	if s.MaxAge < 0 {
 		return errs.Input(fmt.Errorf("admission policy: --max-scan-age %s: give a positive duration such as 168h", s.MaxAge))

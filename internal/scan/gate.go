@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/harden-dev/harden/internal/errs"
@@ -110,6 +111,19 @@ func (r *Report) Exceeding(max string, includeUnfixed bool) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// SeveritiesAbove lists the severities (grype's names, as findings carry
+// them) worse than max, a ParseMaxSeverity value: all of them for "none",
+// none for "critical" or "".
+func SeveritiesAbove(max string) []string {
+	switch strings.ToLower(max) {
+	case "", "critical":
+		return nil
+	case "none":
+		return slices.Clone(severities)
+	}
+	return slices.Clone(severities[severityRank(max)+1:])
 }
 
 // MaxSeverityFor is the --max-severity that matches a gate's --fail-on:

@@ -11,18 +11,28 @@ spdx_types := {"https://spdx.dev/Document", "https://spdx.dev/Document/v2.3"}
 
 cyclonedx := "https://cyclonedx.org/bom"
 
+# A built-in check that already failed has said it once; the rules that
+# restate it stay quiet then, and still catch what it might have missed.
+builtin_failed(name) if {
+	some c in input.checks
+	c.name == name
+	not c.passed
+}
+
 # uid of "10001" or "10001:10001"; undefined when not numeric.
 uid(user) := to_number(split(user, ":")[0]) if regex.match(`^[0-9]+(:[0-9]+)?$`, user)
 
 deny contains msg if {
 	some p in input.image.platforms
 	not uid(p.config.user)
+	not builtin_failed("config")
 	msg := sprintf("%s: user %q is not a numeric uid; set user: {uid: %d} in harden.yaml and rebuild", [p.platform, p.config.user, input.expected.uid])
 }
 
 deny contains msg if {
 	some p in input.image.platforms
 	uid(p.config.user) == 0
+	not builtin_failed("config")
 	msg := sprintf("%s: the image runs as root; set a non-root user (uid %d) in harden.yaml and rebuild", [p.platform, input.expected.uid])
 }
 
@@ -31,12 +41,14 @@ deny contains msg if {
 	u := uid(p.config.user)
 	u != 0
 	u != input.expected.uid
+	not builtin_failed("config")
 	msg := sprintf("%s: the image runs as uid %d, the policy expects %d", [p.platform, u, input.expected.uid])
 }
 
 deny contains msg if {
 	some p in input.image.platforms
 	count(p.config.entrypoint) == 0
+	not builtin_failed("config")
 	msg := sprintf("%s: no entrypoint; set entrypoint: [pgcli] in harden.yaml", [p.platform])
 }
 
@@ -47,12 +59,14 @@ signed(digest) if {
 
 deny contains msg if {
 	not signed(input.image.digest)
+	not builtin_failed("signature")
 	msg := sprintf("the index %s has no verified signature; sign it with harden sign", [input.image.digest])
 }
 
 deny contains msg if {
 	some p in input.image.platforms
 	not signed(p.digest)
+	not builtin_failed("signature")
 	msg := sprintf("%s: the platform manifest %s has no verified signature; sign every manifest (harden sign does)", [p.platform, p.digest])
 }
 
@@ -64,6 +78,7 @@ provenance contains a.statement if {
 
 deny contains msg if {
 	count(provenance) == 0
+	not builtin_failed("provenance")
 	msg := "no verified SLSA v1 provenance for the index; attach it with harden attest --type slsaprovenance1"
 }
 
@@ -83,6 +98,7 @@ base_pinned(st) if {
 deny contains msg if {
 	some st in provenance
 	not base_pinned(st)
+	not builtin_failed("provenance")
 	msg := "provenance does not pin the base image by digest; pin base: to name@sha256:… and rebuild"
 }
 
@@ -95,6 +111,7 @@ lock_pinned(st) if {
 deny contains msg if {
 	some st in provenance
 	not lock_pinned(st)
+	not builtin_failed("provenance")
 	msg := "provenance does not record the hash-locked requirements.lock; build from a lock file"
 }
 
@@ -107,12 +124,14 @@ has_attestation(digest, types) if {
 deny contains msg if {
 	some p in input.image.platforms
 	not has_attestation(p.digest, spdx_types)
+	not builtin_failed("sbom")
 	msg := sprintf("%s: no verified SPDX SBOM; attach it with harden attest --type spdxjson", [p.platform])
 }
 
 deny contains msg if {
 	some p in input.image.platforms
 	not has_attestation(p.digest, {cyclonedx})
+	not builtin_failed("sbom")
 	msg := sprintf("%s: no verified CycloneDX SBOM; attach it with harden attest --type cyclonedx", [p.platform])
 }
 

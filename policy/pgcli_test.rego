@@ -143,3 +143,26 @@ test_no_source_label_warns if {
 	some m in harden.warn with input as inp
 	contains(m, "org.opencontainers.image.source")
 }
+
+# A failed built-in check is said once: the rules that restate it stay
+# quiet, and the others still apply.
+test_failed_builtin_not_repeated if {
+	inp := json.patch(good, [
+		{"op": "replace", "path": "/signatures", "value": []},
+		{"op": "replace", "path": "/attestations", "value": []},
+		{"op": "replace", "path": "/image/platforms/0/config/user", "value": "0:0"},
+		{"op": "replace", "path": "/checks", "value": [
+			{"name": "signature", "passed": false}, {"name": "provenance", "passed": false},
+			{"name": "sbom", "passed": false}, {"name": "config", "passed": false},
+		]},
+	])
+	count(harden.deny) == 0 with input as inp
+}
+
+test_passed_builtin_still_backed_by_policy if {
+	inp := json.patch(good, [
+		{"op": "replace", "path": "/signatures", "value": []},
+		{"op": "replace", "path": "/checks", "value": [{"name": "signature", "passed": true}]},
+	])
+	count(harden.deny) == 2 with input as inp
+}

@@ -293,10 +293,9 @@ func (a *Attester) signJob(ctx context.Context, j *job) error {
 // this job's payload, made by this signer's identity.
 func (a *Attester) isPresent(j *job, f *attach.Found) bool {
 	if !j.legacy {
+		// The payload comparison decides; the list's annotations are
+		// whoever-pushed-them's and are not consulted.
 		for _, r := range f.Referrers {
-			if r.Annotations[attach.AnnotationPredType] != j.predType {
-				continue
-			}
 			var b bundle.Bundle
 			if err := b.UnmarshalJSON(r.Bundle); err != nil {
 				continue

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -236,19 +237,68 @@ func (c *Client) PushIndex(ctx context.Context, repo name.Repository, idx v1.Ima
 // classify marks failures to reach a registry so they exit 3, and
 // permission problems with a hint.
 func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if IsIntegrity(err) {
+		return errs.Check(cleaned(err))
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%w (check credentials: docker login / crane auth login, or the token's packages scope)", err)
+			return fmt.Errorf("%w (check credentials: docker login / crane auth login, or the token's packages scope)", cleaned(err))
 		case http.StatusNotFound:
-			return errs.Input(err)
+			return errs.Input(cleaned(err))
 		}
 	}
 	if errs.IsNetwork(err) {
 		return errs.Unreachable(err)
 	}
-	return err
+	return cleaned(err)
+}
+
+// cleanError keeps an error's chain but shows a message without the
+// Go map formatting of registry error details ("; map[Tag:x]").
+type cleanError struct {
+	err error
+	msg string
+}
+
+func (e *cleanError) Error() string { return e.msg }
+func (e *cleanError) Unwrap() error { return e.err }
+
+func cleaned(err error) error {
+	m := err.Error()
+	out := stripMaps(m)
+	if out == m {
+		return err
+	}
+	return &cleanError{err: err, msg: out}
+}
+
+// stripMaps removes every "; map[...]" (with nested brackets) from m.
+func stripMaps(m string) string {
+	for {
+		i := strings.Index(m, "; map[")
+		if i < 0 {
+			return m
+		}
+		depth, j := 0, i+len("; map")
+		for ; j < len(m); j++ {
+			if m[j] == '[' {
+				depth++
+			} else if m[j] == ']' {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		if j >= len(m) {
+			return m[:i]
+		}
+		m = m[:i] + m[j+1:]
+	}
 }
 
 // Digest returns the digest a reference points to now (the index digest

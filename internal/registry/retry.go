@@ -65,6 +65,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	steps := max(t.backoff.Steps, 1)
 	delay := t.backoff.Duration
+	mismatches := 0
 	for attempt := 1; ; attempt++ {
 		r := req
 		if attempt > 1 && req.GetBody != nil {
@@ -78,6 +79,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(r)
 		if err == nil && req.Method == http.MethodGet {
 			err = t.prepareBody(req, resp)
+		}
+		// Bytes that do not match their digest are fetched once more (a
+		// cache or proxy may have served a stale copy); a second mismatch
+		// is tampering, not an outage, and is never retried again.
+		var ie *IntegrityError
+		if errors.As(err, &ie) {
+			if mismatches++; mismatches > 1 {
+				return nil, errs.Check(err)
+			}
+			continue
 		}
 		wait, retry := t.verdict(req.Context(), resp, err, delay)
 		if !retry {
@@ -184,8 +195,16 @@ func (t *retryTransport) prepareBody(req *http.Request, resp *http.Response) err
 	want := blobDigest(req)
 	switch {
 	case document(req):
-		_, err := bufferBody(resp)
-		return err
+		b, err := bufferBody(resp)
+		if err != nil {
+			return err
+		}
+		if d := manifestDigest(req); d != "" && resp.StatusCode == http.StatusOK && req.Method == http.MethodGet {
+			if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != d {
+				return &IntegrityError{Object: "manifest sha256:" + d}
+			}
+		}
+		return nil
 	case want == "" || resp.StatusCode != http.StatusOK:
 		return nil
 	case resp.ContentLength >= 0 && resp.ContentLength <= maxBuffered:
@@ -194,13 +213,47 @@ func (t *retryTransport) prepareBody(req *http.Request, resp *http.Response) err
 			return err
 		}
 		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != want {
-			return fmt.Errorf("blob sha256:%s: the registry sent %d bytes that do not match the digest", want, len(b))
+			return &IntegrityError{Object: "blob sha256:" + want}
 		}
 		return nil
 	case resp.ContentLength > 0:
 		resp.Body = &resumingBody{t: t, req: req, body: resp.Body, size: resp.ContentLength}
 	}
 	return nil
+}
+
+// IntegrityError is content whose bytes do not match the digest that
+// names it: a registry (or something between it and us) serving altered
+// data. It is a failed check (exit 1), never an outage.
+type IntegrityError struct{ Object string }
+
+func (e *IntegrityError) Error() string {
+	return e.Object + ": content does not match its digest"
+}
+
+// IsIntegrity reports whether err is content that does not match its
+// digest, as found by this client or by go-containerregistry's own
+// checks (manifests by digest, streamed blobs).
+func IsIntegrity(err error) bool {
+	var ie *IntegrityError
+	if errors.As(err, &ie) {
+		return true
+	}
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "error verifying sha256 checksum") ||
+		(strings.Contains(m, "manifest digest: ") && strings.Contains(m, "does not match requested digest"))
+}
+
+// manifestDigest is the sha256 hex a manifest URL names, or "" for a tag.
+func manifestDigest(r *http.Request) string {
+	_, h, ok := strings.Cut(r.URL.Path, "/manifests/sha256:")
+	if !ok || len(h) != 64 {
+		return ""
+	}
+	return h
 }
 
 // blobDigest is the sha256 hex a blob URL names, or "".

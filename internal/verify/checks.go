@@ -3,9 +3,13 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/harden-dev/harden/internal/attach"
 
 	"github.com/harden-dev/harden/internal/wheel"
 )
@@ -18,23 +22,88 @@ const (
 	CycloneDXPredicateType = "https://cyclonedx.org/bom"
 )
 
-func checkSignatures(rep *Report, targets []*target) {
-	for _, t := range targets {
+// checkIntegrity fails for every entry whose bytes did not match their
+// digest, and gathers what was ignored into the report.
+func checkIntegrity(rep *Report, ts targets) {
+	for _, t := range ts.all() {
+		for _, ig := range t.ignored {
+			rep.Ignored = append(rep.Ignored, ig)
+			if ig.Integrity {
+				rep.add("integrity", t.ref.DigestStr(), false, "%s%s entry %s: content does not match its digest; the registry, or something between it and you, served altered data", platPrefix(t), ig.Layout, ig.Entry)
+			}
+		}
+	}
+}
+
+// checkStorage says what was found in each layout and how much of it is
+// usable for this image and this signer.
+func checkStorage(rep *Report, ts targets) {
+	found := map[string]int{}
+	usable := map[string]int{}
+	for _, t := range ts.all() {
+		found[attach.LayoutReferrers] += len(t.found.Referrers)
+		found[attach.LayoutLegacy] += len(t.found.Signatures) + len(t.found.Attestations)
+		for _, ig := range t.ignored {
+			if ig.Layout != "" {
+				found[ig.Layout]++
+			}
+		}
+		for _, v := range append(append([]Verified{}, t.sigs...), t.atts...) {
+			usable[v.Layout]++
+		}
+	}
+	var parts []string
+	total := 0
+	for _, l := range []string{attach.LayoutReferrers, attach.LayoutLegacy} {
+		if found[l] == 0 {
+			continue
+		}
+		total += usable[l]
+		rep.Storage = append(rep.Storage, l)
+		parts = append(parts, fmt.Sprintf("%s: %d of %d %s verified", l, usable[l], found[l], plural(found[l], "entry", "entries")))
+	}
+	slices.Sort(rep.Storage)
+	switch {
+	case len(parts) == 0:
+		rep.add("storage", ts.root.ref.DigestStr(), false, "no signatures or attestations are stored with this image in %s. They live next to the image (OCI referrers and cosign sha256-<hex>.sig/.att tags), so a copy made with skopeo, crane or docker leaves them behind: copy the image with harden copy SOURCE@%s %s, or sign and attest it here (harden sign, harden attest)", ts.root.ref.Context(), ts.root.ref.DigestStr(), ts.root.ref.Context())
+	case total == 0:
+		rep.add("storage", ts.root.ref.DigestStr(), false, "%s; none is a valid entry for this image by the expected signer (see the signature check)", strings.Join(parts, "; "))
+	default:
+		rep.add("storage", ts.root.ref.DigestStr(), true, "%s", strings.Join(parts, "; "))
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func platPrefix(t *target) string {
+	if t.platform == "" {
+		return ""
+	}
+	return t.platform + ": "
+}
+
+func checkSignatures(rep *Report, o Options, ts targets) {
+	for _, t := range ts.all() {
 		if len(t.sigs) > 0 {
 			s := t.sigs[0]
-			rep.add("signature", t.ref.DigestStr(), true, "%s signature by %s", s.Layout, who(s))
+			c := rep.add("signature", t.ref.DigestStr(), true, "%s%s signature by %s", platPrefix(t), s.Layout, who(s))
+			c.Signer, c.Candidates = who(s), candidates(t.sigs, nil)
 			continue
 		}
 		reason := "not signed: no signature was found; sign it with harden sign"
-		if len(t.errs) > 0 {
-			reason = "no valid signature: " + summarize(t.errs)
+		if rej := rejections(t, isSignatureKind); rej != "" {
+			reason = "no signature by " + expected(o) + " verifies: " + rej
 		}
-		if t.platform != "" && t.platform != "image" {
-			reason = t.platform + ": " + reason
-		}
-		rep.add("signature", t.ref.DigestStr(), false, "%s", reason)
+		rep.add("signature", t.ref.DigestStr(), false, "%s%s", platPrefix(t), reason)
 	}
 }
+
+func isSignatureKind(k string) bool { return k == kindSignature || k == "" }
 
 func who(v Verified) string {
 	if v.Identity.Subject == "" {
@@ -43,27 +112,148 @@ func who(v Verified) string {
 	return v.Identity.Subject + " (" + v.Identity.Issuer + ")"
 }
 
-// provenance is what the checks learned from the SLSA predicate.
-type provenance struct {
-	wheels map[string]map[string]string // platform -> name -> version
+// expected names the signer verification asked for.
+func expected(o Options) string {
+	if o.KeyPath != "" {
+		return "the given key"
+	}
+	return o.Identity.String()
 }
 
-func checkProvenance(rep *Report, o Options, targets []*target) *provenance {
-	idx := targets[0]
-	var st map[string]any
-	for _, a := range idx.atts {
-		if a.PredicateType == SLSAPredicateType {
-			st = a.Statement
-			break
+// rejections words why the entries of t that claim a kind did not
+// verify: each layout's own reasons, each once with a count, referrers
+// first. The claim only routes the message; it decides nothing.
+func rejections(t *target, want func(kind string) bool) string {
+	type key struct{ layout, reason string }
+	n := map[key]int{}
+	var order []key
+	for _, r := range t.rejected {
+		if !want(r.kind) {
+			continue
+		}
+		k := key{r.layout, r.reason}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	var parts []string
+	for i, k := range order {
+		s := fmt.Sprintf("%d× %s", n[k], k.reason)
+		if i == 0 || order[i-1].layout != k.layout {
+			s = k.layout + ": " + s
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// candidates lists verified statements for a check; accept, when set,
+// says whether a check accepted one and why not.
+func candidates(vs []Verified, accept func(i int) (bool, string)) []Candidate {
+	out := make([]Candidate, 0, len(vs))
+	for i, v := range vs {
+		c := Candidate{Layout: v.Layout, Entry: v.Entry, Signer: who(v), Accepted: true}
+		if !v.signedAt.IsZero() {
+			c.SignedAt = v.signedAt.UTC().Format(time.RFC3339)
+		}
+		if accept != nil {
+			c.Accepted, c.Reason = accept(i)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// ofType returns the verified attestations of t with a predicate type.
+func ofType(t *target, match func(string) bool) []Verified {
+	var out []Verified
+	for _, a := range t.atts {
+		if match(a.PredicateType) {
+			out = append(out, a)
 		}
 	}
-	if st == nil {
-		rep.add("provenance", idx.ref.DigestStr(), false, "no signed SLSA v1 provenance for this digest%s; attach it with harden attest --type slsaprovenance1", errSuffix(idx))
+	return out
+}
+
+func isSLSA(pt string) bool { return pt == SLSAPredicateType }
+
+// provenance is what the checks learned from the SLSA predicates: the
+// wheel sets (platform -> name -> version) of every accepted statement,
+// or of every signed one when none was accepted.
+type provenance struct {
+	wheels []map[string]map[string]string
+}
+
+// checkProvenance holds when any signed SLSA statement about this
+// digest, by an allowed signer, satisfies every requirement. Candidates
+// are tried newest first, so the verdict does not depend on the order
+// the registry lists them in.
+func checkProvenance(rep *Report, o Options, root *target) *provenance {
+	cands := ofType(root, isSLSA)
+	if len(cands) == 0 {
+		reason := "no signed SLSA v1 provenance for this digest"
+		if rej := rejections(root, isSLSA); rej != "" {
+			reason += " (" + rej + ")"
+		}
+		rep.add("provenance", root.ref.DigestStr(), false, "%s; attach it with harden attest --type slsaprovenance1", reason)
 		return nil
 	}
+	type result struct {
+		problems []string
+		builder  string
+		lock     string
+		wheels   map[string]map[string]string
+	}
+	res := make([]result, len(cands))
+	accepted := -1
+	p := &provenance{}
+	for i, c := range cands {
+		r := &res[i]
+		r.problems, r.builder, r.lock, r.wheels = provenanceProblems(o, c.Statement)
+		if len(r.problems) == 0 {
+			p.wheels = append(p.wheels, r.wheels)
+			if accepted < 0 {
+				accepted = i
+			}
+		}
+	}
+	list := candidates(cands, func(i int) (bool, string) {
+		return len(res[i].problems) == 0, strings.Join(res[i].problems, "; ")
+	})
+	if accepted >= 0 {
+		r, c := res[accepted], cands[accepted]
+		ck := rep.add("provenance", root.ref.DigestStr(), true, "SLSA v1 provenance by builder %s; base pinned by digest; lock %s; signed by %s", r.builder, r.lock, who(c))
+		ck.Signer, ck.Candidates = who(c), list
+		return p
+	}
+	for _, r := range res {
+		p.wheels = append(p.wheels, r.wheels)
+	}
+	var reason string
+	if len(cands) == 1 {
+		reason = "SLSA provenance is signed but " + strings.Join(res[0].problems, "; ")
+	} else {
+		seen := map[string]bool{}
+		var parts []string
+		for i, r := range res {
+			s := who(cands[i]) + ": " + strings.Join(r.problems, "; ")
+			if !seen[s] {
+				seen[s] = true
+				parts = append(parts, s)
+			}
+		}
+		reason = fmt.Sprintf("none of the %d signed SLSA provenance statements is acceptable: %s", len(cands), strings.Join(parts, " | "))
+	}
+	ck := rep.add("provenance", root.ref.DigestStr(), false, "%s", reason)
+	ck.Candidates = list
+	return p
+}
+
+// provenanceProblems checks one SLSA statement against the options.
+func provenanceProblems(o Options, st map[string]any) (problems []string, builder, lockDigest string, wheels map[string]map[string]string) {
 	pred, _ := st["predicate"].(map[string]any)
-	var problems []string
-	builder := str(pred, "runDetails", "builder", "id")
+	builder = str(pred, "runDetails", "builder", "id")
 	if builder == "" {
 		problems = append(problems, "runDetails.builder.id is empty")
 	} else if o.BuilderID != "" && builder != o.BuilderID {
@@ -71,8 +261,8 @@ func checkProvenance(rep *Report, o Options, targets []*target) *provenance {
 	}
 	deps, _ := get(pred, "buildDefinition", "resolvedDependencies").([]any)
 	basePinned, lockOK, srcOK := false, false, o.SourceRepo == ""
-	lockDigest := str(pred, "buildDefinition", "externalParameters", "lockDigest")
-	p := &provenance{wheels: map[string]map[string]string{}}
+	lockDigest = str(pred, "buildDefinition", "externalParameters", "lockDigest")
+	wheels = map[string]map[string]string{}
 	for _, d := range deps {
 		dm, _ := d.(map[string]any)
 		nm, _ := dm["name"].(string)
@@ -94,10 +284,10 @@ func checkProvenance(rep *Report, o Options, targets []*target) *provenance {
 			plats, _ := get(dm, "annotations", "platforms").([]any)
 			for _, pl := range plats {
 				ps, _ := pl.(string)
-				if p.wheels[ps] == nil {
-					p.wheels[ps] = map[string]string{}
+				if wheels[ps] == nil {
+					wheels[ps] = map[string]string{}
 				}
-				p.wheels[ps][wheel.NormalizeName(nm)] = ver
+				wheels[ps][wheel.NormalizeName(nm)] = ver
 			}
 		}
 	}
@@ -110,12 +300,7 @@ func checkProvenance(rep *Report, o Options, targets []*target) *provenance {
 	if !srcOK {
 		problems = append(problems, fmt.Sprintf("the source is not %s%s", o.SourceRepo, refSuffix(o.SourceRef)))
 	}
-	if len(problems) > 0 {
-		rep.add("provenance", idx.ref.DigestStr(), false, "SLSA provenance is signed but %s", strings.Join(problems, "; "))
-		return p
-	}
-	rep.add("provenance", idx.ref.DigestStr(), true, "SLSA v1 provenance by builder %s; base pinned by digest; lock %s", builder, lockDigest)
-	return p
+	return problems, builder, lockDigest, wheels
 }
 
 func refSuffix(r string) string {
@@ -125,93 +310,101 @@ func refSuffix(r string) string {
 	return "@" + r
 }
 
-func errSuffix(t *target) string {
-	if len(t.errs) == 0 {
-		return ""
-	}
-	return " (" + summarize(t.errs) + ")"
-}
-
-// summarize keeps reasons on one line and short: each distinct problem
-// once, at most three.
-func summarize(errs []string) string {
-	seen := map[string]bool{}
-	var out []string
-	for _, e := range errs {
-		e = strings.Join(strings.Fields(e), " ")
-		if seen[e] {
-			continue
-		}
-		seen[e] = true
-		out = append(out, e)
-	}
-	if len(out) > 3 {
-		return strings.Join(out[:3], "; ") + fmt.Sprintf("; and %d more", len(out)-3)
-	}
-	return strings.Join(out, "; ")
-}
-
-// checkSBOMs wants a signed SBOM for each platform that agrees with the
-// provenance: every wheel at its version, and no other Python package in
-// the layers harden added.
-func checkSBOMs(rep *Report, targets []*target, prov *provenance) {
-	for _, t := range targets[1:] {
-		var spdx, cdx map[string]any
-		for _, a := range t.atts {
-			switch a.PredicateType {
-			case SPDXPredicateType, SPDX23PredicateType:
-				if spdx == nil {
-					spdx, _ = a.Statement["predicate"].(map[string]any)
-				}
-			case CycloneDXPredicateType:
-				if cdx == nil {
-					cdx, _ = a.Statement["predicate"].(map[string]any)
-				}
+// checkSBOMs wants, for each platform, at least one signed SBOM, and
+// every signed SBOM about it to agree with an accepted provenance: every
+// wheel at its version, and (CycloneDX, which records layers) no other
+// Python package in the layers harden added. A signed SBOM that
+// disagrees is evidence against the image, so it is not outvoted.
+func checkSBOMs(rep *Report, ts targets, prov *provenance) {
+	for _, t := range ts.plats {
+		cands := ofType(t, isSBOM)
+		if len(cands) == 0 {
+			reason := "no signed SPDX or CycloneDX SBOM for this digest"
+			if rej := rejections(t, isSBOM); rej != "" {
+				reason += " (" + rej + ")"
 			}
-		}
-		if spdx == nil && cdx == nil {
-			rep.add("sbom", t.ref.DigestStr(), false, "%s: no signed SPDX or CycloneDX SBOM for this digest%s; attach them with harden attest", t.platform, errSuffix(t))
+			rep.add("sbom", t.ref.DigestStr(), false, "%s%s; attach them with harden attest", platPrefix(t), reason)
 			continue
 		}
 		if prov == nil {
-			rep.add("sbom", t.ref.DigestStr(), false, "%s: SBOM present, but without provenance there is nothing to check it against", t.platform)
+			rep.add("sbom", t.ref.DigestStr(), false, "%sSBOM present, but without provenance there is nothing to check it against", platPrefix(t))
 			continue
 		}
-		want := prov.wheels[t.platform]
-		got, appOnly := sbomPython(spdx, cdx, t.appLayer)
-		var missing, mismatched, extra []string
-		for n, v := range want {
-			switch gv, ok := got[n]; {
-			case !ok:
-				missing = append(missing, n+"=="+v)
-			case gv != v:
-				mismatched = append(mismatched, fmt.Sprintf("%s: provenance %s, SBOM %s", n, v, gv))
+		problems := make([]string, len(cands))
+		wanted := 0
+		for i, c := range cands {
+			problems[i] = "disagrees with every provenance statement"
+			for _, w := range prov.wheels {
+				want := w[t.platform]
+				if p := sbomProblems(c, want, t.appLayer); p == "" {
+					problems[i], wanted = "", len(want)
+					break
+				} else if len(prov.wheels) == 1 {
+					problems[i] = p
+				}
 			}
 		}
-		for n, v := range appOnly {
-			if _, ok := want[n]; !ok {
-				extra = append(extra, n+"=="+v)
+		list := candidates(cands, func(i int) (bool, string) { return problems[i] == "", problems[i] })
+		var bad []string
+		for i, p := range problems {
+			if p != "" {
+				bad = append(bad, fmt.Sprintf("%s (%s, %s)", p, sbomKind(cands[i].PredicateType), who(cands[i])))
 			}
 		}
-		sort.Strings(missing)
-		sort.Strings(mismatched)
-		sort.Strings(extra)
-		if len(missing)+len(mismatched)+len(extra) > 0 {
-			var parts []string
-			if len(missing) > 0 {
-				parts = append(parts, "missing from the SBOM: "+strings.Join(missing, ", "))
-			}
-			if len(mismatched) > 0 {
-				parts = append(parts, "version differs: "+strings.Join(mismatched, "; "))
-			}
-			if len(extra) > 0 {
-				parts = append(parts, "not in the provenance: "+strings.Join(extra, ", "))
-			}
-			rep.add("sbom", t.ref.DigestStr(), false, "%s: SBOM and provenance disagree (%s); the image or an attestation was altered, rebuild and re-attest", t.platform, strings.Join(parts, "; "))
+		if len(bad) > 0 {
+			c := rep.add("sbom", t.ref.DigestStr(), false, "%sSBOM and provenance disagree: %s; the image or an attestation was altered, rebuild and re-attest", platPrefix(t), strings.Join(bad, "; "))
+			c.Candidates = list
 			continue
 		}
-		rep.add("sbom", t.ref.DigestStr(), true, "%s: SBOM lists all %d locked wheels at their versions and nothing else in harden's layers", t.platform, len(want))
+		c := rep.add("sbom", t.ref.DigestStr(), true, "%s%d signed SBOM(s) list all %d locked wheels at their versions and nothing else in harden's layers; signed by %s", platPrefix(t), len(cands), wanted, who(cands[0]))
+		c.Signer, c.Candidates = who(cands[0]), list
 	}
+}
+
+func sbomKind(pt string) string {
+	if pt == CycloneDXPredicateType {
+		return "CycloneDX"
+	}
+	return "SPDX"
+}
+
+// sbomProblems compares one SBOM with a provenance's wheels; "" agrees.
+func sbomProblems(c Verified, want map[string]string, app map[string]bool) string {
+	pred, _ := c.Statement["predicate"].(map[string]any)
+	var got, appOnly map[string]string
+	if c.PredicateType == CycloneDXPredicateType {
+		got, appOnly = sbomPython(nil, pred, app)
+	} else {
+		got, appOnly = sbomPython(pred, nil, app)
+	}
+	var missing, mismatched, extra []string
+	for n, v := range want {
+		switch gv, ok := got[n]; {
+		case !ok:
+			missing = append(missing, n+"=="+v)
+		case gv != v:
+			mismatched = append(mismatched, fmt.Sprintf("%s: provenance %s, SBOM %s", n, v, gv))
+		}
+	}
+	for n, v := range appOnly {
+		if _, ok := want[n]; !ok {
+			extra = append(extra, n+"=="+v)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(mismatched)
+	sort.Strings(extra)
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing from the SBOM: "+strings.Join(missing, ", "))
+	}
+	if len(mismatched) > 0 {
+		parts = append(parts, "version differs: "+strings.Join(mismatched, "; "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "not in the provenance: "+strings.Join(extra, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // sbomPython returns every Python package of the SBOM (name -> version)
@@ -253,15 +446,12 @@ func sbomPython(spdx, cdx map[string]any, app map[string]bool) (all, appOnly map
 	return all, appOnly
 }
 
-func checkConfigs(rep *Report, o Options, targets []*target) {
+func checkConfigs(rep *Report, o Options, ts targets) {
 	want := o.ExpectUID
 	if want == 0 {
 		want = 10001
 	}
-	for _, t := range targets {
-		if t.config == nil {
-			continue
-		}
+	for _, t := range ts.plats {
 		c := t.config.Config
 		user := c.User
 		uidStr, _, _ := strings.Cut(user, ":")

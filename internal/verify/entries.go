@@ -2,33 +2,43 @@ package verify
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
 	"github.com/sigstore/cosign/v3/pkg/oci"
-	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/empty"
+	ocimutate "github.com/sigstore/cosign/v3/pkg/oci/mutate"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/registry"
 )
 
 // CosignSignPredicateType marks bundle-format image signatures.
 const CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 
+// kindSignature is what a rejected entry claims to be when it is an
+// image signature rather than an attestation.
+const kindSignature = "signature"
+
 // Verified is one signature or attestation that passed cryptographic
-// verification for a subject.
+// verification for a subject. Everything in it comes from the verified
+// bundle or entry, never from registry metadata.
 type Verified struct {
 	Subject       string         `json:"subject"`
 	Layout        string         `json:"layout"`
+	Entry         string         `json:"entry"` // referrer manifest or legacy layer digest
 	PredicateType string         `json:"predicateType,omitempty"`
 	Identity      SignerIdentity `json:"identity"`
 	KeyID         string         `json:"keyId,omitempty"`
@@ -38,6 +48,8 @@ type Verified struct {
 	// Rekor v2 entries have none and rely on an RFC 3161 timestamp.
 	IntegratedTime string         `json:"integratedTime,omitempty"`
 	Statement      map[string]any `json:"statement,omitempty"`
+	signedAt       time.Time
+	isSig          bool // an image signature, not an attestation
 }
 
 // SignerIdentity is what the certificate says.
@@ -46,93 +58,114 @@ type SignerIdentity struct {
 	Issuer  string `json:"issuer"`
 }
 
-// verifyTarget checks every entry attached to t, keeping those that
-// verify and noting why the others did not.
-func (v *verifier) verifyTarget(ctx context.Context, t *target) {
-	hexd := strings.TrimPrefix(t.ref.DigestStr(), "sha256:")
-	digest, err := hex.DecodeString(hexd)
-	if err != nil {
-		t.errs = append(t.errs, "subject digest is not sha256")
-		return
-	}
-	for _, r := range t.found.Referrers {
-		// SBOMs are checked on platform manifests; the copies attached to
-		// the index need not be verified twice.
-		if t.platform == "" && isSBOM(r.Annotations[attach.AnnotationPredType]) {
-			continue
-		}
-		vr, err := v.verifyBundle(r.Bundle, digest)
-		if err != nil {
-			t.errs = append(t.errs, "bundle: "+err.Error())
-			continue
-		}
-		vr.Subject, vr.Layout = t.ref.DigestStr(), "referrers"
-		if vr.PredicateType == CosignSignPredicateType {
-			vr.Statement = nil
-			t.sigs = append(t.sigs, *vr)
-		} else {
-			t.atts = append(t.atts, *vr)
-		}
-	}
-	// cosign's legacy verifier does its own registry round trips; run
-	// both kinds at once.
-	var sigs, atts []Verified
-	var sigErr, attErr error
-	var wg sync.WaitGroup
-	if len(t.found.Signatures) > 0 {
-		wg.Add(1)
-		go func() { defer wg.Done(); sigs, sigErr = v.legacy(ctx, t.ref, false) }()
-	}
-	if len(t.found.Attestations) > 0 {
-		wg.Add(1)
-		go func() { defer wg.Done(); atts, attErr = v.legacy(ctx, t.ref, true) }()
-	}
-	wg.Wait()
-	if sigErr != nil {
-		t.errs = append(t.errs, "cosign .sig: "+sigErr.Error())
-	}
-	if attErr != nil {
-		t.errs = append(t.errs, "cosign .att: "+attErr.Error())
-	}
-	t.sigs = append(t.sigs, sigs...)
-	t.atts = append(t.atts, atts...)
+// rejected is an entry that is well formed but did not verify for the
+// subject. kind and signer are what the entry claims, unverified: they
+// only route and word the message of the check it would have served.
+type rejected struct {
+	layout string
+	entry  string
+	kind   string // kindSignature or a predicate type; "" unknown
+	reason string
 }
 
-func (v *verifier) verifierOptions() []sgverify.VerifierOption {
-	var opts []sgverify.VerifierOption
-	if v.o.InsecureIgnoreTlog {
-		if v.key != nil {
-			opts = append(opts, sgverify.WithNoObserverTimestamps())
-		} else {
-			opts = append(opts, sgverify.WithSignedTimestamps(1))
+// entryResult is the outcome of one entry.
+type entryResult struct {
+	ok  *Verified
+	rej *rejected
+	ign *attach.Ignored
+}
+
+// verifyTarget verifies every entry attached to t on its own: one
+// entry's failure never stops the others. The verified entries are kept
+// in an order that does not depend on the registry's listing.
+func (v *verifier) verifyTarget(ctx context.Context, t *target) {
+	digest, err := hex.DecodeString(strings.TrimPrefix(t.ref.DigestStr(), "sha256:"))
+	if err != nil {
+		t.ignored = append(t.ignored, attach.Ignored{Subject: t.ref.DigestStr(), Reason: "subject digest is not sha256"})
+		return
+	}
+	h, _ := v1.NewHash(t.ref.DigestStr())
+	f := t.found
+	t.ignored = append(t.ignored, f.Ignored...)
+	res := make([]entryResult, len(f.Referrers)+len(f.Signatures)+len(f.Attestations))
+	var g errgroup.Group
+	g.SetLimit(4)
+	for i, r := range f.Referrers {
+		g.Go(func() error { res[i] = v.referrer(t, r, digest); return nil })
+	}
+	sigs, atts := res[len(f.Referrers):], res[len(f.Referrers)+len(f.Signatures):]
+	for i, s := range f.Signatures {
+		g.Go(func() error { sigs[i] = v.legacyEntry(ctx, t, s, h, false); return nil })
+	}
+	for i, s := range f.Attestations {
+		g.Go(func() error { atts[i] = v.legacyEntry(ctx, t, s, h, true); return nil })
+	}
+	_ = g.Wait()
+	for _, r := range res {
+		switch {
+		case r.ok != nil && r.ok.isSig:
+			r.ok.Statement = nil
+			r.ok.PredicateType = ""
+			t.sigs = append(t.sigs, *r.ok)
+		case r.ok != nil:
+			t.atts = append(t.atts, *r.ok)
+		case r.rej != nil:
+			t.rejected = append(t.rejected, *r.rej)
+		case r.ign != nil:
+			t.ignored = append(t.ignored, *r.ign)
 		}
-		return opts
 	}
-	opts = append(opts, sgverify.WithTransparencyLog(1))
-	if v.key != nil {
-		opts = append(opts, sgverify.WithNoObserverTimestamps())
-	} else {
-		opts = append(opts, sgverify.WithObserverTimestamps(1))
+	sortVerified(t.sigs)
+	sortVerified(t.atts)
+	sort.Slice(t.rejected, func(a, b int) bool {
+		ra, rb := t.rejected[a], t.rejected[b]
+		if ra.layout != rb.layout {
+			return ra.layout > rb.layout // referrers first
+		}
+		return ra.entry < rb.entry
+	})
+}
+
+// sortVerified orders candidates newest first (by their verified
+// signing time), then by layout and entry digest.
+func sortVerified(vs []Verified) {
+	sort.SliceStable(vs, func(a, b int) bool {
+		va, vb := vs[a], vs[b]
+		if !va.signedAt.Equal(vb.signedAt) {
+			return va.signedAt.After(vb.signedAt)
+		}
+		if va.Layout != vb.Layout {
+			return va.Layout > vb.Layout
+		}
+		return va.Entry < vb.Entry
+	})
+}
+
+func (v *verifier) referrer(t *target, r attach.FoundReferrer, digest []byte) entryResult {
+	entry := r.Digest.String()
+	ignore := func(format string, a ...any) entryResult {
+		return entryResult{ign: &attach.Ignored{Subject: t.ref.DigestStr(), Layout: attach.LayoutReferrers, Entry: entry, Reason: fmt.Sprintf(format, a...)}}
 	}
-	if v.trusted != nil && len(v.trusted.CTLogs()) > 0 && v.key == nil {
-		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(r.Bundle); err != nil {
+		return ignore("not a Sigstore bundle: %s", firstLine(err.Error()))
 	}
-	return opts
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return ignore("the bundle holds a message signature; image signatures and attestations are DSSE in-toto statements")
+	}
+	vr, err := v.verifyBundle(&b, digest)
+	if err == nil {
+		vr.Subject, vr.Layout, vr.Entry = t.ref.DigestStr(), attach.LayoutReferrers, entry
+		vr.isSig = vr.PredicateType == CosignSignPredicateType
+		return entryResult{ok: vr}
+	}
+	c := claimOf(env.GetPayload(), bundleCert(&b))
+	return entryResult{rej: &rejected{layout: attach.LayoutReferrers, entry: entry, kind: c.kind, reason: v.rejection(c, t.ref.DigestStr(), err)}}
 }
 
 // verifyBundle verifies a Sigstore bundle for the subject digest.
-func (v *verifier) verifyBundle(raw []byte, digest []byte) (*Verified, error) {
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(raw); err != nil {
-		return nil, fmt.Errorf("not a Sigstore bundle: %w", err)
-	}
-	if b.GetDsseEnvelope() == nil {
-		return nil, fmt.Errorf("bundle holds a message signature; image signatures and attestations are DSSE in-toto statements")
-	}
-	sev, err := sgverify.NewVerifier(v.material, v.verifierOptions()...)
-	if err != nil {
-		return nil, fmt.Errorf("verifier: %w", err)
-	}
+func (v *verifier) verifyBundle(b *bundle.Bundle, digest []byte) (*Verified, error) {
 	var popt sgverify.PolicyOption
 	if v.key != nil {
 		popt = sgverify.WithKey()
@@ -143,7 +176,7 @@ func (v *verifier) verifyBundle(raw []byte, digest []byte) (*Verified, error) {
 		}
 		popt = sgverify.WithCertificateIdentity(id)
 	}
-	res, err := sev.Verify(&b, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", digest), popt))
+	res, err := v.sev.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", digest), popt))
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +202,9 @@ func (v *verifier) verifyBundle(raw []byte, digest []byte) (*Verified, error) {
 	}
 	for _, ts := range res.VerifiedTimestamps {
 		out.Timestamps = append(out.Timestamps, ts.Timestamp.UTC().Format(time.RFC3339))
+		if out.signedAt.IsZero() || ts.Timestamp.Before(out.signedAt) {
+			out.signedAt = ts.Timestamp
+		}
 	}
 	if es, err := b.TlogEntries(); err == nil && len(es) > 0 {
 		i := es[0].LogIndex()
@@ -180,16 +216,101 @@ func (v *verifier) verifyBundle(raw []byte, digest []byte) (*Verified, error) {
 	return out, nil
 }
 
-// legacy verifies cosign's .sig or .att entries with cosign's own
+func bundleCert(b *bundle.Bundle) *x509.Certificate {
+	vc, err := b.VerificationContent()
+	if err != nil || vc == nil {
+		return nil
+	}
+	return vc.Certificate()
+}
+
+// legacyEntry verifies one cosign .sig or .att layer with cosign's own
 // verifier, which is what reads that layout in the wider ecosystem.
-func (v *verifier) legacy(ctx context.Context, ref name.Digest, att bool) ([]Verified, error) {
+func (v *verifier) legacyEntry(ctx context.Context, t *target, s oci.Signature, h v1.Hash, att bool) entryResult {
+	entry := "legacy entry"
+	if d, err := s.Digest(); err == nil {
+		entry = d.String()
+	}
+	payload, err := s.Payload()
+	if err != nil {
+		ig := attach.Ignored{Subject: t.ref.DigestStr(), Layout: attach.LayoutLegacy, Entry: entry, Reason: "unreadable: " + firstLine(err.Error())}
+		if registry.IsIntegrity(err) {
+			ig.Integrity, ig.Reason = true, "content does not match its digest"
+		}
+		return entryResult{ign: &ig}
+	}
+	co := v.checkOpts(att)
+	if att {
+		var sigs oci.Signatures
+		if sigs, err = ocimutate.AppendSignatures(empty.Signatures(), false, s); err == nil {
+			_, _, err = cosign.VerifyImageAttestation(ctx, sigs, h, co)
+		}
+	} else {
+		_, err = cosign.VerifyImageSignature(ctx, s, h, co)
+	}
+	cert, _ := s.Cert()
+	if err != nil {
+		c := legacyClaim(payload, cert, att)
+		return entryResult{rej: &rejected{layout: attach.LayoutLegacy, entry: entry, kind: c.kind, reason: v.rejection(c, t.ref.DigestStr(), err)}}
+	}
+	vr := &Verified{Subject: t.ref.DigestStr(), Layout: attach.LayoutLegacy, Entry: entry, isSig: !att}
+	if cert != nil {
+		if sum, err := certificate.SummarizeCertificate(cert); err == nil {
+			vr.Identity = SignerIdentity{Subject: sum.SubjectAlternativeName, Issuer: sum.Extensions.Issuer}
+		}
+	}
+	if b, err := s.Bundle(); err == nil && b != nil {
+		i := b.Payload.LogIndex
+		vr.LogIndex = &i
+		if b.Payload.IntegratedTime > 0 {
+			it := time.Unix(b.Payload.IntegratedTime, 0).UTC()
+			vr.IntegratedTime, vr.signedAt = it.Format(time.RFC3339), it
+		}
+	}
+	if co.UseSignedTimestamps {
+		if ts, err := cosign.VerifyRFC3161Timestamp(s, co); err == nil && ts != nil {
+			vr.Timestamps = append(vr.Timestamps, ts.Time.UTC().Format(time.RFC3339))
+			if vr.signedAt.IsZero() {
+				vr.signedAt = ts.Time
+			}
+		}
+	}
+	if att {
+		var env struct {
+			Payload string `json:"payload"`
+		}
+		body, err := base64.StdEncoding.DecodeString(gjsonPayload(payload, &env))
+		if err != nil || json.Unmarshal(body, &vr.Statement) != nil {
+			return entryResult{ign: &attach.Ignored{Subject: t.ref.DigestStr(), Layout: attach.LayoutLegacy, Entry: entry, Reason: "the verified envelope does not hold a JSON statement"}}
+		}
+		vr.PredicateType, _ = vr.Statement["predicateType"].(string)
+		if vr.PredicateType == "" {
+			vr.PredicateType = "unknown"
+		}
+	}
+	return entryResult{ok: vr}
+}
+
+func gjsonPayload(raw []byte, env *struct {
+	Payload string `json:"payload"`
+}) string {
+	if json.Unmarshal(raw, env) != nil {
+		return ""
+	}
+	return env.Payload
+}
+
+// checkOpts are cosign's options for one kind of legacy entry.
+func (v *verifier) checkOpts(att bool) *cosign.CheckOpts {
 	co := &cosign.CheckOpts{
-		RegistryClientOpts: []ociremote.Option{ociremote.WithRemoteOptions(v.o.Registry.Remote(ctx)...)},
-		TrustedMaterial:    v.material,
-		IgnoreTlog:         v.o.InsecureIgnoreTlog,
-		Offline:            true,
-		IgnoreSCT:          v.trusted == nil || len(v.trusted.CTLogs()) == 0,
-		ClaimVerifier:      cosign.SimpleClaimVerifier,
+		TrustedMaterial: v.material,
+		IgnoreTlog:      v.o.InsecureIgnoreTlog,
+		Offline:         true,
+		IgnoreSCT:       v.trusted == nil || len(v.trusted.CTLogs()) == 0,
+		ClaimVerifier:   cosign.SimpleClaimVerifier,
+	}
+	if att {
+		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 	}
 	if v.o.InsecureIgnoreTlog && v.key == nil {
 		co.UseSignedTimestamps = true
@@ -199,55 +320,136 @@ func (v *verifier) legacy(ctx context.Context, ref name.Digest, att bool) ([]Ver
 	} else {
 		co.Identities = []cosign.Identity{{Issuer: v.o.Identity.Issuer, Subject: v.o.Identity.Subject, SubjectRegExp: v.o.Identity.SubjectRegexp}}
 	}
-	var sigs []oci.Signature
-	var err error
-	if att {
-		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
-		sigs, _, err = cosign.VerifyImageAttestations(ctx, ref, co)
-	} else {
-		sigs, _, err = cosign.VerifyImageSignatures(ctx, ref, co)
+	return co
+}
+
+// claim is what an entry says about itself before verification.
+type claim struct {
+	kind     string   // kindSignature, a predicate type, or ""
+	subjects []string // sha256:… digests it names
+	cert     *certificate.Summary
+}
+
+func summarizeCert(c *x509.Certificate) *certificate.Summary {
+	if c == nil {
+		return nil
 	}
+	s, err := certificate.SummarizeCertificate(c)
 	if err != nil {
-		if !v.o.InsecureIgnoreTlog && strings.Contains(err.Error(), "offline verification failed") {
-			return nil, fmt.Errorf("%w (no transparency log entry: cosign's legacy layout cannot hold a Rekor v2 entry; use the referrers layout, or accept the RFC 3161 timestamp with --insecure-ignore-tlog)", err)
-		}
-		return nil, err
+		return nil
 	}
-	var out []Verified
-	for _, s := range sigs {
-		vr := Verified{Subject: ref.DigestStr(), Layout: "legacy"}
-		if c, err := s.Cert(); err == nil && c != nil {
-			if sum, err := certificate.SummarizeCertificate(c); err == nil {
-				vr.Identity = SignerIdentity{Subject: sum.SubjectAlternativeName, Issuer: sum.Extensions.Issuer}
-			}
-		}
-		if b, err := s.Bundle(); err == nil && b != nil {
-			i := b.Payload.LogIndex
-			vr.LogIndex = &i
-			if b.Payload.IntegratedTime > 0 {
-				vr.IntegratedTime = time.Unix(b.Payload.IntegratedTime, 0).UTC().Format(time.RFC3339)
-			}
-		}
-		if att {
-			p, err := s.Payload()
-			if err != nil {
-				continue
-			}
-			var env struct {
-				Payload string `json:"payload"`
-			}
-			if json.Unmarshal(p, &env) != nil {
-				continue
-			}
-			body, err := base64.StdEncoding.DecodeString(env.Payload)
-			if err != nil || json.Unmarshal(body, &vr.Statement) != nil {
-				continue
-			}
-			vr.PredicateType, _ = vr.Statement["predicateType"].(string)
-		}
-		out = append(out, vr)
+	return &s
+}
+
+// claimOf reads an in-toto statement payload without trusting it.
+func claimOf(payload []byte, cert *x509.Certificate) claim {
+	c := claim{cert: summarizeCert(cert)}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
 	}
-	return out, nil
+	if json.Unmarshal(payload, &st) != nil {
+		return c
+	}
+	c.kind = st.PredicateType
+	if c.kind == CosignSignPredicateType {
+		c.kind = kindSignature
+	}
+	for _, s := range st.Subject {
+		if h := s.Digest["sha256"]; h != "" {
+			c.subjects = append(c.subjects, "sha256:"+h)
+		}
+	}
+	return c
+}
+
+func legacyClaim(payload []byte, cert *x509.Certificate, att bool) claim {
+	if att {
+		var env struct {
+			Payload string `json:"payload"`
+		}
+		body, _ := base64.StdEncoding.DecodeString(gjsonPayload(payload, &env))
+		return claimOf(body, cert)
+	}
+	c := claim{kind: kindSignature, cert: summarizeCert(cert)}
+	var ss struct {
+		Critical struct {
+			Image struct {
+				Digest string `json:"docker-manifest-digest"`
+			} `json:"image"`
+		} `json:"critical"`
+	}
+	if json.Unmarshal(payload, &ss) == nil && ss.Critical.Image.Digest != "" {
+		c.subjects = []string{ss.Critical.Image.Digest}
+	}
+	return c
+}
+
+// rejection words why an entry did not verify, most useful fact first:
+// who signed it when that is not who was expected, then whether it is
+// about another image, then the verifier's own reason.
+func (v *verifier) rejection(c claim, subject string, err error) string {
+	if v.key == nil && c.cert != nil && !v.o.Identity.matches(*c.cert) {
+		s := "signed by " + c.cert.SubjectAlternativeName + " (issuer " + c.cert.Extensions.Issuer + ")"
+		if v.o.Identity.SourceRepository != "" && c.cert.Extensions.SourceRepositoryURI != v.o.Identity.SourceRepository {
+			s += " from " + orNone(c.cert.Extensions.SourceRepositoryURI)
+		}
+		return s
+	}
+	if len(c.subjects) > 0 && !contains(c.subjects, subject) {
+		return "about another image (" + short(c.subjects[0]) + ")"
+	}
+	msg := err.Error()
+	switch {
+	case v.key != nil && c.cert != nil:
+		return "signed with a certificate, not the given key"
+	case strings.Contains(msg, "offline verification failed") && !v.o.InsecureIgnoreTlog:
+		return "no transparency log entry (cosign's legacy layout cannot hold a Rekor v2 entry; use the referrers layout, or accept the RFC 3161 timestamp with --insecure-ignore-tlog)"
+	case strings.Contains(msg, "log inclusion") || strings.Contains(msg, "transparency log"):
+		return "its transparency log entry does not verify against the logs of the trusted root (another Sigstore instance, or an altered entry)"
+	case strings.Contains(msg, "certificate") && (strings.Contains(msg, "chain") || strings.Contains(msg, "unknown authority")):
+		return "its certificate does not chain to a Fulcio CA of the trusted root"
+	case strings.Contains(msg, "timestamp"):
+		return "no trusted timestamp shows the certificate was valid when it signed"
+	}
+	return firstLine(lastCause(msg))
+}
+
+// lastCause keeps the innermost part of a chain of "context: cause"
+// messages that sigstore-go and cosign build.
+func lastCause(m string) string {
+	for _, sep := range []string{"last error: ", "error verifying bundle: "} {
+		if i := strings.LastIndex(m, sep); i >= 0 {
+			m = m[i+len(sep):]
+		}
+	}
+	return m
+}
+
+func firstLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no source repository"
+	}
+	return s
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func short(d string) string {

@@ -26,8 +26,8 @@ func FuzzChecks(f *testing.F) {
 		pt := &target{ref: plat, platform: "linux/amd64", appLayer: map[string]bool{"sha256:l": true},
 			atts: []Verified{{PredicateType: CycloneDXPredicateType, Statement: ss}, {PredicateType: SPDXPredicateType, Statement: ss}}}
 		rep := &Report{}
-		p := checkProvenance(rep, Options{}, []*target{it, pt})
-		checkSBOMs(rep, []*target{it, pt}, p)
+		p := checkProvenance(rep, Options{}, it)
+		checkSBOMs(rep, targets{root: it, plats: []*target{pt}}, p)
 		for _, c := range rep.Checks {
 			if c.Reason == "" {
 				t.Fatalf("check %s has no reason", c.Name)

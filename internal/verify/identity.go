@@ -122,6 +122,23 @@ func (i Identity) policy() (sgverify.CertificateIdentity, error) {
 	return sgverify.NewCertificateIdentity(san, iss, certificate.Extensions{SourceRepositoryURI: i.SourceRepository})
 }
 
+// matches reports whether a certificate names this identity. It only
+// words messages about entries that failed verification; verification
+// itself uses sigstore-go's and cosign's matchers.
+func (i Identity) matches(s certificate.Summary) bool {
+	if s.Extensions.Issuer != i.Issuer {
+		return false
+	}
+	if i.SourceRepository != "" && s.Extensions.SourceRepositoryURI != i.SourceRepository {
+		return false
+	}
+	if i.SubjectRegexp == "" {
+		return s.SubjectAlternativeName == i.Subject
+	}
+	re, err := regexp.Compile(i.SubjectRegexp)
+	return err == nil && re.MatchString(s.SubjectAlternativeName)
+}
+
 func (i Identity) String() string {
 	s := i.Subject
 	if i.SubjectRegexp != "" {

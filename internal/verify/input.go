@@ -55,27 +55,27 @@ type Expected struct {
 	Identity Identity `json:"identity"`
 }
 
-func buildInput(o Options, rep *Report, targets []*target) *Input {
+func buildInput(o Options, rep *Report, ts targets) *Input {
 	uid := o.ExpectUID
 	if uid == 0 {
 		uid = 10001
 	}
 	in := &Input{
 		SchemaVersion: InputSchema,
-		Image:         InputImage{Reference: rep.Image, Repository: targets[0].ref.Context().String(), Digest: rep.Digest, MediaType: "application/vnd.oci.image.index.v1+json"},
+		Image:         InputImage{Reference: rep.Image, Repository: ts.root.ref.Context().String(), Digest: rep.Digest, MediaType: "application/vnd.oci.image.index.v1+json"},
 		Expected:      Expected{UID: uid, Identity: o.Identity},
 		Signatures:    []Verified{},
 		Attestations:  []Verified{},
 		Checks:        rep.Checks,
 	}
-	for _, t := range targets {
+	if len(ts.plats) == 1 && ts.plats[0] == ts.root {
+		in.Image.MediaType = "application/vnd.oci.image.manifest.v1+json"
+	}
+	for _, t := range ts.all() {
 		in.Signatures = append(in.Signatures, t.sigs...)
 		in.Attestations = append(in.Attestations, t.atts...)
 		if t.config == nil {
 			continue
-		}
-		if t.platform == "image" {
-			in.Image.MediaType = "application/vnd.oci.image.manifest.v1+json"
 		}
 		c := t.config.Config
 		ic := InputConfig{User: c.User, Entrypoint: nonNil(c.Entrypoint), Cmd: nonNil(c.Cmd), Env: nonNil(c.Env), WorkingDir: c.WorkingDir,

@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"golang.org/x/sync/errgroup"
@@ -61,12 +62,25 @@ type Options struct {
 	Now      func() time.Time
 }
 
-// Check is one named result.
+// Check is one named result. Signer names whom a passing check relied
+// on; Candidates lists every verified statement the check looked at.
 type Check struct {
-	Name    string `json:"name"`
-	Subject string `json:"subject,omitempty"`
-	Passed  bool   `json:"passed"`
-	Reason  string `json:"reason"`
+	Name       string      `json:"name"`
+	Subject    string      `json:"subject,omitempty"`
+	Passed     bool        `json:"passed"`
+	Reason     string      `json:"reason"`
+	Signer     string      `json:"signer,omitempty"`
+	Candidates []Candidate `json:"candidates,omitempty"`
+}
+
+// Candidate is one verified statement a check considered.
+type Candidate struct {
+	Layout   string `json:"layout"`
+	Entry    string `json:"entry"`
+	Signer   string `json:"signer"`
+	SignedAt string `json:"signedAt,omitempty"`
+	Accepted bool   `json:"accepted"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // Report is the outcome of Verify.
@@ -76,7 +90,10 @@ type Report struct {
 	Verified bool     `json:"verified"`
 	Checks   []Check  `json:"checks"`
 	Storage  []string `json:"storage"` // layouts in which entries were found
-	Warnings []string `json:"warnings,omitempty"`
+	// Ignored lists entries that could not be read as signatures or
+	// attestations (malformed, over a limit, or altered).
+	Ignored  []attach.Ignored `json:"ignored"`
+	Warnings []string         `json:"warnings,omitempty"`
 	// Input is the policy input document (docs/policy-input.md).
 	Input *Input `json:"-"`
 }
@@ -92,28 +109,47 @@ func (r *Report) Failed() []Check {
 	return out
 }
 
-func (r *Report) add(name, subject string, ok bool, format string, args ...any) {
+func (r *Report) add(name, subject string, ok bool, format string, args ...any) *Check {
 	r.Checks = append(r.Checks, Check{Name: name, Subject: subject, Passed: ok, Reason: fmt.Sprintf(format, args...)})
+	return &r.Checks[len(r.Checks)-1]
 }
 
 // target is one manifest under verification.
 type target struct {
 	ref      name.Digest
-	platform string // "" for the index
+	platform string // "" for an index
 	config   *v1.ConfigFile
 	layers   []v1.Hash // diff IDs
 	appLayer map[string]bool
 	found    *attach.Found
 	sigs     []Verified
 	atts     []Verified
-	errs     []string
+	rejected []rejected
+	ignored  []attach.Ignored
+}
+
+// targets are the manifests under verification: the one named (an index
+// or an image) and the platform images the platform checks apply to.
+// When an image is named by its own digest it is both.
+type targets struct {
+	root  *target
+	plats []*target
+}
+
+// all lists each manifest once, the named one first.
+func (ts targets) all() []*target {
+	if len(ts.plats) == 1 && ts.plats[0] == ts.root {
+		return ts.plats
+	}
+	return append([]*target{ts.root}, ts.plats...)
 }
 
 // Verify runs every check. It returns an error only when verification
 // could not be carried out (bad input, unreachable registry); a failed
-// check is a Report with Verified false.
+// check, altered content included, is a Report with Verified false.
 func Verify(ctx context.Context, o Options) (*Report, error) {
 	var orig string
+	rewrite := func(s string) string { return s }
 	if o.Layout != "" {
 		s, err := export.Serve(ctx, o.Layout)
 		if err != nil {
@@ -125,7 +161,25 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 		}
 		orig, o.Image = s.Orig.String(), s.Image.String()
 		o.Registry = registry.New(registry.WithKeychain(authn.NewMultiKeychain()))
+		// Nothing shown to the user names the loopback registry that
+		// serves the layout inside this process.
+		rewrite = strings.NewReplacer(s.Image.Context().String(), s.Orig.Context().String(),
+			s.Image.Context().RegistryStr(), "layout "+o.Layout).Replace
 	}
+	rep, err := run(ctx, o)
+	if err != nil {
+		return nil, rewriteErr(err, rewrite)
+	}
+	if orig != "" {
+		rep.Image = orig
+		rep.Input.Image.Reference = orig
+		rep.Input.Image.Repository = strings.SplitN(orig, "@", 2)[0]
+		rep.rewrite(rewrite)
+	}
+	return rep, nil
+}
+
+func run(ctx context.Context, o Options) (*Report, error) {
 	ref, err := digestRef(ctx, o)
 	if err != nil {
 		return nil, err
@@ -140,10 +194,15 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Image: ref.String(), Digest: ref.DigestStr()}
+	rep := &Report{Image: ref.String(), Digest: ref.DigestStr(), Ignored: []attach.Ignored{}}
 	rep.add("reference", ref.DigestStr(), true, "pinned by digest")
 
-	targets, err := loadTargets(ctx, o, ref)
+	ts, err := loadTargets(ctx, o, ref)
+	if registry.IsIntegrity(err) {
+		rep.add("integrity", ref.DigestStr(), false, "%s; the registry, or something between it and you, served altered data: nothing else was checked", integrityObject(err))
+		rep.Input = buildInput(o, rep, targets{root: &target{ref: ref}})
+		return rep, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +211,7 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	// Not errgroup.WithContext: found entries read lazily with the
 	// context they were made with.
 	var g errgroup.Group
-	for _, t := range targets {
+	for _, t := range ts.all() {
 		g.Go(func() error {
 			f, err := store.Find(ctx, t.ref)
 			if err != nil {
@@ -166,45 +225,66 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	layouts := map[string]bool{}
-	for _, t := range targets {
-		if len(t.found.Referrers) > 0 {
-			layouts["referrers"] = true
-		}
-		if len(t.found.Signatures)+len(t.found.Attestations) > 0 {
-			layouts["legacy"] = true
-		}
-	}
-	for l := range layouts {
-		rep.Storage = append(rep.Storage, l)
-	}
-	sort.Strings(rep.Storage)
-	if len(rep.Storage) == 0 {
-		rep.add("storage", ref.DigestStr(), false, "no signatures or attestations found, neither as OCI referrers (or the sha256-<hex> fallback tag) nor as cosign .sig/.att tags; sign with harden sign / harden attest")
-	} else {
-		rep.add("storage", ref.DigestStr(), true, "found in %s", strings.Join(rep.Storage, " and "))
-	}
-	checkSignatures(rep, targets)
-	prov := checkProvenance(rep, o, targets)
-	checkSBOMs(rep, targets, prov)
-	checkConfigs(rep, o, targets)
+	checkIntegrity(rep, ts)
+	checkStorage(rep, ts)
+	checkSignatures(rep, o, ts)
+	prov := checkProvenance(rep, o, ts.root)
+	checkSBOMs(rep, ts, prov)
+	checkConfigs(rep, o, ts)
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	vulns := checkVulns(rep, o, targets, now())
-	rep.Input = buildInput(o, rep, targets)
+	vulns := checkVulns(rep, o, ts, now())
+	rep.Input = buildInput(o, rep, ts)
 	rep.Input.Vulnerabilities = vulns
-	if orig != "" {
-		rep.Image = orig
-		rep.Input.Image.Reference = orig
-		rep.Input.Image.Repository = strings.SplitN(orig, "@", 2)[0]
-	}
 	if err := evaluate(ctx, engine, rep); err != nil {
 		return nil, err
 	}
 	rep.Verified = len(rep.Failed()) == 0
 	return rep, nil
+}
+
+// integrityObject names what did not match its digest.
+func integrityObject(err error) string {
+	var ie *registry.IntegrityError
+	if errors.As(err, &ie) {
+		return ie.Error()
+	}
+	return "content does not match its digest (" + firstLine(err.Error()) + ")"
+}
+
+// rewrite applies f to every text of the report.
+func (r *Report) rewrite(f func(string) string) {
+	for i := range r.Checks {
+		r.Checks[i].Reason = f(r.Checks[i].Reason)
+	}
+	for i := range r.Warnings {
+		r.Warnings[i] = f(r.Warnings[i])
+	}
+	for i := range r.Ignored {
+		r.Ignored[i].Reason = f(r.Ignored[i].Reason)
+	}
+	if r.Input != nil {
+		r.Input.Checks = r.Checks
+	}
+}
+
+// rewrittenError keeps err's chain (and so its exit code) with a
+// rewritten message.
+type rewrittenError struct {
+	err error
+	msg string
+}
+
+func (e *rewrittenError) Error() string { return e.msg }
+func (e *rewrittenError) Unwrap() error { return e.err }
+
+func rewriteErr(err error, f func(string) string) error {
+	if m := f(err.Error()); m != err.Error() {
+		return &rewrittenError{err: err, msg: m}
+	}
+	return err
 }
 
 // evaluate runs the Rego policies over the input; each deny is a failed
@@ -251,37 +331,42 @@ func digestRef(ctx context.Context, o Options) (name.Digest, error) {
 	return name.Digest{}, errs.Input(fmt.Errorf("%s is a tag; verify needs a digest because a tag can be moved after verification. It currently points to %s; run:\n  harden verify %s", tag, res.Digest, res.Pinned))
 }
 
-func loadTargets(ctx context.Context, o Options, ref name.Digest) ([]*target, error) {
+func loadTargets(ctx context.Context, o Options, ref name.Digest) (targets, error) {
 	opts := o.Registry.Remote(ctx)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, registry.Classify(fmt.Errorf("fetch %s: %w", ref, err))
+		return targets{}, registry.Classify(fmt.Errorf("fetch %s: %w", ref, err))
 	}
-	idx := &target{ref: ref}
 	if !desc.MediaType.IsIndex() {
+		// An image named by its own digest (what a node pulls once it has
+		// resolved an index) gets every check a platform of an index gets.
 		img, err := desc.Image()
 		if err != nil {
-			return nil, err
+			return targets{}, registry.Classify(fmt.Errorf("read %s: %w", ref, err))
 		}
-		if err := idx.loadImage(img); err != nil {
-			return nil, err
+		t := &target{ref: ref}
+		if err := t.loadImage(img); err != nil {
+			return targets{}, err
 		}
-		idx.platform = "image"
-		return []*target{idx}, nil
+		t.platform = platformOf(t.config)
+		if len(o.Platforms) > 0 && !slices.Contains(o.Platforms, t.platform) {
+			return targets{}, errs.Input(fmt.Errorf("--platform %s: %s is a single %s image", strings.Join(o.Platforms, ","), ref.DigestStr(), t.platform))
+		}
+		return targets{root: t, plats: []*target{t}}, nil
 	}
 	ii, err := desc.ImageIndex()
 	if err != nil {
-		return nil, err
+		return targets{}, registry.Classify(fmt.Errorf("read index %s: %w", ref, err))
 	}
 	im, err := ii.IndexManifest()
 	if err != nil {
-		return nil, registry.Classify(fmt.Errorf("read index %s: %w", ref, err))
+		return targets{}, registry.Classify(fmt.Errorf("read index %s: %w", ref, err))
 	}
 	want := map[string]bool{}
 	for _, p := range o.Platforms {
 		want[p] = true
 	}
-	out := []*target{idx}
+	out := targets{root: &target{ref: ref}}
 	seen := map[string]bool{}
 	for _, m := range im.Manifests {
 		if m.Platform == nil || m.MediaType.IsIndex() {
@@ -297,23 +382,37 @@ func loadTargets(ctx context.Context, o Options, ref name.Digest) ([]*target, er
 		seen[p] = true
 		img, err := ii.Image(m.Digest)
 		if err != nil {
-			return nil, registry.Classify(fmt.Errorf("fetch %s: %w", p, err))
+			return targets{}, registry.Classify(fmt.Errorf("fetch %s: %w", p, err))
 		}
 		t := &target{ref: ref.Context().Digest(m.Digest.String()), platform: p}
 		if err := t.loadImage(img); err != nil {
-			return nil, err
+			return targets{}, err
 		}
-		out = append(out, t)
+		out.plats = append(out.plats, t)
 	}
 	for p := range want {
 		if !seen[p] {
-			return nil, errs.Input(fmt.Errorf("--platform %s: the index has no such platform", p))
+			return targets{}, errs.Input(fmt.Errorf("--platform %s: the index has no such platform", p))
 		}
 	}
 	return out, nil
 }
 
+// platformOf is os/arch[/variant] of an image config.
+func platformOf(cf *v1.ConfigFile) string {
+	p := cf.OS + "/" + cf.Architecture
+	if cf.Variant != "" {
+		p += "/" + cf.Variant
+	}
+	return p
+}
+
 func (t *target) loadImage(img v1.Image) error {
+	// The manifest first: a manifest that does not match its digest is
+	// named as such rather than as an unreadable config.
+	if _, err := img.RawManifest(); err != nil {
+		return registry.Classify(fmt.Errorf("manifest of %s: %w", t.ref, err))
+	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return registry.Classify(fmt.Errorf("config of %s: %w", t.ref, err))
@@ -342,6 +441,7 @@ type verifier struct {
 	trusted  *root.TrustedRoot
 	key      crypto.PublicKey
 	keyV     signature.Verifier
+	sev      *sgverify.Verifier
 }
 
 func newVerifier(o Options) (*verifier, error) {
@@ -384,5 +484,30 @@ func newVerifier(o Options) (*verifier, error) {
 			v.material = km
 		}
 	}
+	if v.sev, err = sgverify.NewVerifier(v.material, v.verifierOptions()...); err != nil {
+		return nil, errs.Input(fmt.Errorf("trust material: %w", err))
+	}
 	return v, nil
+}
+
+func (v *verifier) verifierOptions() []sgverify.VerifierOption {
+	var opts []sgverify.VerifierOption
+	if v.o.InsecureIgnoreTlog {
+		if v.key != nil {
+			opts = append(opts, sgverify.WithNoObserverTimestamps())
+		} else {
+			opts = append(opts, sgverify.WithSignedTimestamps(1))
+		}
+		return opts
+	}
+	opts = append(opts, sgverify.WithTransparencyLog(1))
+	if v.key != nil {
+		opts = append(opts, sgverify.WithNoObserverTimestamps())
+	} else {
+		opts = append(opts, sgverify.WithObserverTimestamps(1))
+	}
+	if v.trusted != nil && len(v.trusted.CTLogs()) > 0 && v.key == nil {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	return opts
 }

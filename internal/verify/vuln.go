@@ -49,7 +49,10 @@ type vulnPredicate struct {
 	} `json:"metadata"`
 }
 
-// newestScan decodes the most recent vuln attestation of t, if any.
+// newestScan decodes the most recent vuln attestation of t, if any. A
+// scan is superseded by a later one, so unlike the other checks the
+// newest signed scan decides, not any: by its signed scanFinishedOn,
+// then by signing time and entry (t.atts is in that order).
 func newestScan(t *target) (*InputVuln, error) {
 	var best *InputVuln
 	var bestAt time.Time
@@ -88,14 +91,10 @@ func nonNilFindings(f []scan.Finding) []scan.Finding {
 
 // checkVulns reads each platform's newest signed scan into the policy
 // input and, when the policy asks, checks its age and findings.
-func checkVulns(rep *Report, o Options, targets []*target, now time.Time) []InputVuln {
+func checkVulns(rep *Report, o Options, ts targets, now time.Time) []InputVuln {
 	out := []InputVuln{}
-	plats := targets
-	if len(targets) > 1 {
-		plats = targets[1:]
-	}
 	p := o.Vuln
-	for _, t := range plats {
+	for _, t := range ts.plats {
 		v, err := newestScan(t)
 		if err != nil {
 			rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: %v", t.platform, err)
@@ -103,7 +102,11 @@ func checkVulns(rep *Report, o Options, targets []*target, now time.Time) []Inpu
 		}
 		if v == nil {
 			if p.Required() {
-				rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: no signed vulnerability attestation (%s) for this digest%s; release it with harden release (its scan stage), or scan and attest it: harden scan IMAGE --out DIST, then harden attest --out DIST --type vuln", t.platform, scan.PredicateType, errSuffix(t))
+				reason := ""
+				if rej := rejections(t, func(k string) bool { return k == scan.PredicateType }); rej != "" {
+					reason = " (" + rej + ")"
+				}
+				rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: no signed vulnerability attestation (%s) for this digest%s; release it with harden release (its scan stage), or scan and attest it: harden scan IMAGE --out DIST, then harden attest --out DIST --type vuln", t.platform, scan.PredicateType, reason)
 			}
 			continue
 		}

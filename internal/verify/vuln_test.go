@@ -36,11 +36,9 @@ func TestCheckVulns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := func(atts ...Verified) []*target {
-		return []*target{
-			{ref: repo.Digest("sha256:" + strings.Repeat("a", 64))},
-			{ref: repo.Digest("sha256:" + strings.Repeat("b", 64)), platform: "linux/amd64", atts: atts},
-		}
+	targets := func(atts ...Verified) targets {
+		return targets{root: &target{ref: repo.Digest("sha256:" + strings.Repeat("a", 64))},
+			plats: []*target{{ref: repo.Digest("sha256:" + strings.Repeat("b", 64)), platform: "linux/amd64", atts: atts}}}
 	}
 	fresh := vulnStatement(t, now.Add(-2*time.Hour), high, unfixedCrit)
 	older := vulnStatement(t, now.Add(-200*time.Hour))

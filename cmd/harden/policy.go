@@ -8,7 +8,6 @@ import (
 
 	"github.com/harden-dev/harden/internal/admission"
 	"github.com/harden-dev/harden/internal/config"
-	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/verify"
 )
@@ -59,23 +58,19 @@ says which engine versions read which.`,
 			if err := signerParams(&p, c.Signer, idf); err != nil {
 				return err
 			}
+			var sf admission.ScanFlags
 			fl := cmd.Flags()
-			if fl.Changed("max-scan-age") || fl.Changed("max-severity") || fl.Changed("include-unfixed") {
-				if engine == "gatekeeper" || engine == "ratify" {
-					return errs.Input(fmt.Errorf("--engine %s cannot read attestations, so it cannot require a vulnerability scan; use kyverno or policy-controller for --max-scan-age and --max-severity", engine))
-				}
-				if p.Scan == nil {
-					p.Scan = &admission.ScanRequirement{}
-				}
-				if fl.Changed("max-scan-age") {
-					p.Scan.MaxAge = scanAge
-				}
-				if fl.Changed("max-severity") {
-					p.Scan.MaxSeverity = maxSeverity
-				}
-				if fl.Changed("include-unfixed") {
-					p.Scan.IncludeUnfixed = includeUnfixed
-				}
+			if fl.Changed("max-scan-age") {
+				sf.MaxAge = &scanAge
+			}
+			if fl.Changed("max-severity") {
+				sf.MaxSeverity = &maxSeverity
+			}
+			if fl.Changed("include-unfixed") {
+				sf.IncludeUnfixed = &includeUnfixed
+			}
+			if err := p.ApplyScanFlags(engine, sf); err != nil {
+				return err
 			}
 			if trustedRoot != "" {
 				if p.Trust, err = admission.LoadTrust(trustedRoot); err != nil {
@@ -108,7 +103,7 @@ says which engine versions read which.`,
 	f.BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accept legacy signatures without a log entry (Rekor v2), relying on RFC 3161 timestamps")
 	f.StringVar(&builderID, "builder-id", "", "require this SLSA builder id (default: signer.builderId in harden.yaml)")
 	f.DurationVar(&scanAge, "max-scan-age", 0, "require a signed vulnerability scan no older than this, e.g. 168h (default: scan.maxAttestationAge in harden.yaml)")
-	f.StringVar(&maxSeverity, "max-severity", "", "with a scan required: the worst severity allowed, none|low|medium|high|critical (default: one below scan.failOn)")
+	f.StringVar(&maxSeverity, "max-severity", "", "with a scan required: the worst severity allowed, none|unknown|negligible|low|medium|high|critical (default: one below scan.failOn)")
 	f.BoolVar(&includeUnfixed, "include-unfixed", false, "with --max-severity: also count findings without a fix")
 	// The signer; without these flags, signer: in harden.yaml.
 	addIdentityFlags(f, &idf)

@@ -36,6 +36,18 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 		Annotations: map[string]string{"sarif": "yes"},
 		Args:        args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			flags := cmd.Flags()
+			// Flags given as 0 or "" are refused before anything is read.
+			if flags.Changed("max-db-age") {
+				if err := scan.CheckMaxDBAge(dbo.MaxAge); err != nil {
+					return err
+				}
+			}
+			if flags.Changed("fail-on") {
+				if _, err := scan.ParseSeverity(failOn); err != nil {
+					return err
+				}
+			}
 			if (len(a) == 1) == (sbomPath != "") {
 				return errs.Input(errors.New("name the image (REPO@sha256:…) or an SBOM file (--sbom), one of them"))
 			}
@@ -51,7 +63,6 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 			if err != nil {
 				return err
 			}
-			flags := cmd.Flags()
 			if !flags.Changed("fail-on") {
 				failOn = sc.FailOn
 			}
@@ -126,8 +137,8 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 	f.StringSliceVar(&platforms, "platform", nil, "scan only these platforms (linux/amd64)")
 	f.StringVar(&outDir, "out", "", "also write each platform's report to DIR/scan/ (a release's output directory), for harden attest --type vuln")
 	f.StringVar(&dbo.Path, "db", "", "a local grype v6 database: vulnerability.db, its directory, or an archive (default: download grype's)")
-	f.DurationVar(&dbo.MaxAge, "max-db-age", scan.DefaultMaxDBAge, "refuse a database built longer ago")
-	f.StringVar(&failOn, "fail-on", config.DefaultFailOn, "fail on findings of this severity or worse: critical, high, medium, low")
+	f.DurationVar(&dbo.MaxAge, "max-db-age", scan.DefaultMaxDBAge, "refuse a database built longer ago (a positive duration; default: scan.maxDBAge in harden.yaml, else 120h)")
+	f.StringVar(&failOn, "fail-on", config.DefaultFailOn, "fail on findings of this severity or worse: critical, high, medium, low or negligible")
 	f.BoolVar(&includeUnfixed, "include-unfixed", false, "also fail on findings that have no fixed version")
 	f.StringArrayVar(&vex, "vex", nil, "OpenVEX document whose not_affected statements suppress findings (repeatable)")
 	return cmd

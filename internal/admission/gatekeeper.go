@@ -72,8 +72,9 @@ type Params struct {
 type ScanRequirement struct {
 	// MaxAge is how long ago the scan may have finished; 0 = any age.
 	MaxAge time.Duration
-	// MaxSeverity is the worst severity allowed (none, low, medium, high,
-	// critical); "" or "critical" does not look at findings.
+	// MaxSeverity is the worst severity allowed (a scan.ParseMaxSeverity
+	// value: none, unknown, negligible, low, medium, high, critical); ""
+	// or "critical" does not look at findings.
 	MaxSeverity string
 	// IncludeUnfixed also counts findings without a fixed version.
 	IncludeUnfixed bool

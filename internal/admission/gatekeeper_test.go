@@ -83,7 +83,7 @@ func TestGenerateRefuses(t *testing.T) {
 		"ratify for kyverno":  {"kyverno", with(func(p *Params) { p.Ratify = true }), "--engine gatekeeper"},
 		"ratify, private":     {"ratify", with(func(p *Params) { p.Trust = &Trust{} }), "kyverno or policy-controller"},
 		"bad repository":      {"kyverno", with(func(p *Params) { p.Repositories = []string{"ghcr.io/org/pgcli@sha256:" + strings.Repeat("a", 64)} }), "without tag or digest"},
-		"unknown severity":    {"kyverno", with(func(p *Params) { p.Scan = &ScanRequirement{MaxSeverity: "severe"} }), "none, low, medium, high or critical"},
+		"unknown severity":    {"kyverno", with(func(p *Params) { p.Scan = &ScanRequirement{MaxSeverity: "severe"} }), "none, unknown, negligible, low, medium, high or critical"},
 		"negative scan age":   {"policy-controller", with(func(p *Params) { p.Scan = &ScanRequirement{MaxAge: -time.Hour} }), "positive duration"},
 		"empty scan rule":     {"kyverno", with(func(p *Params) { p.Scan = &ScanRequirement{MaxSeverity: "critical"} }), "--max-scan-age or a --max-severity below critical"},
 	} {
@@ -91,6 +91,47 @@ func TestGenerateRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || errs.ExitCode(err) != errs.CodeInput {
 			t.Errorf("%s: err = %v, want exit 2 mentioning %q", name, err, tc.want)
 		}
+	}
+}
+
+// TestApplyScanFlags: policy generate's scan flags override harden.yaml's
+// scan requirement; given as zero, negative or empty they are refused
+// (exit 2, naming the flag and value), never read as "not required".
+func TestApplyScanFlags(t *testing.T) {
+	dur := func(d time.Duration) *time.Duration { return &d }
+	str := func(s string) *string { return &s }
+	yes := true
+	fromConfig := &ScanRequirement{MaxAge: 168 * time.Hour, MaxSeverity: "medium"}
+	for name, tc := range map[string]struct {
+		engine string
+		base   *ScanRequirement
+		f      ScanFlags
+		want   *ScanRequirement
+		err    string
+	}{
+		"none given":         {"kyverno", fromConfig, ScanFlags{}, fromConfig, ""},
+		"age overrides":      {"kyverno", fromConfig, ScanFlags{MaxAge: dur(time.Hour)}, &ScanRequirement{MaxAge: time.Hour, MaxSeverity: "medium"}, ""},
+		"severity, any case": {"policy-controller", nil, ScanFlags{MaxSeverity: str("Negligible"), IncludeUnfixed: &yes}, &ScanRequirement{MaxSeverity: "negligible", IncludeUnfixed: true}, ""},
+		"zero age":           {"kyverno", fromConfig, ScanFlags{MaxAge: dur(0)}, nil, "--max-scan-age 0s: give a positive duration such as 168h"},
+		"negative age":       {"kyverno", nil, ScanFlags{MaxAge: dur(-time.Hour)}, nil, "--max-scan-age -1h0m0s: give a positive duration"},
+		"empty severity":     {"kyverno", fromConfig, ScanFlags{MaxSeverity: str("")}, nil, `--max-severity "": use none, unknown, negligible`},
+		"garbage severity":   {"kyverno", nil, ScanFlags{MaxSeverity: str("0")}, nil, `--max-severity "0": use none`},
+		"gatekeeper":         {"gatekeeper", nil, ScanFlags{MaxAge: dur(time.Hour)}, nil, "--engine gatekeeper cannot read attestations"},
+	} {
+		p := Params{Scan: tc.base}
+		err := p.ApplyScanFlags(tc.engine, tc.f)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || errs.ExitCode(err) != errs.CodeInput {
+				t.Errorf("%s: err = %v, want exit 2 mentioning %q", name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || p.Scan == nil || *p.Scan != *tc.want {
+			t.Errorf("%s: scan %+v, %v; want %+v", name, p.Scan, err, tc.want)
+		}
+	}
+	if *fromConfig != (ScanRequirement{MaxAge: 168 * time.Hour, MaxSeverity: "medium"}) {
+		t.Errorf("ApplyScanFlags changed the requirement it was given: %+v", fromConfig)
 	}
 }
 
@@ -242,7 +283,7 @@ func TestRequirementsMatchHarden(t *testing.T) {
 // require a fresh scan with nothing the release gate (scan.failOn) would
 // have failed.
 func TestScanRequirementFromConfig(t *testing.T) {
-	for failOn, want := range map[string]string{"critical": "high", "high": "medium", "medium": "low", "low": "none"} {
+	for failOn, want := range map[string]string{"critical": "high", "high": "medium", "medium": "low", "low": "negligible", "negligible": "unknown"} {
 		c := &config.Config{Name: "pgcli", Scan: config.Scan{FailOn: failOn, MaxAttestationAge: config.Duration{Duration: 48 * time.Hour}}}
 		p := ParamsFor(c)
 		if p.Scan == nil || p.Scan.MaxSeverity != want || p.Scan.MaxAge != 48*time.Hour {

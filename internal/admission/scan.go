@@ -4,14 +4,58 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/flagcheck"
 	"github.com/harden-dev/harden/internal/scan"
 )
 
 // PredicateVuln is cosign's vulnerability scan predicate; harden's scan
 // stage attests its report with it.
 const PredicateVuln = scan.PredicateType
+
+// ScanFlags are policy generate's scan requirement flags; each is nil
+// unless it was given, so that harden.yaml's scan: applies otherwise.
+type ScanFlags struct {
+	MaxAge         *time.Duration // --max-scan-age
+	MaxSeverity    *string        // --max-severity
+	IncludeUnfixed *bool          // --include-unfixed
+}
+
+// ApplyScanFlags lays the flags given over the scan requirement that
+// ParamsFor took from harden.yaml. A flag given as zero, negative or empty
+// is refused rather than read as "no requirement".
+func (p *Params) ApplyScanFlags(engine string, f ScanFlags) error {
+	if f == (ScanFlags{}) {
+		return nil
+	}
+	if engine == "gatekeeper" || engine == "ratify" {
+		return errs.Input(fmt.Errorf("--engine %s cannot read attestations, so it cannot require a vulnerability scan; use kyverno or policy-controller for --max-scan-age and --max-severity", engine))
+	}
+	s := ScanRequirement{}
+	if p.Scan != nil {
+		s = *p.Scan
+	}
+	if f.MaxAge != nil {
+		if err := flagcheck.PositiveDuration("max-scan-age", *f.MaxAge, "168h", "to use scan.maxAttestationAge from harden.yaml (no age limit when it is unset)"); err != nil {
+			return err
+		}
+		s.MaxAge = *f.MaxAge
+	}
+	if f.MaxSeverity != nil {
+		sev, err := scan.ParseMaxSeverity(*f.MaxSeverity)
+		if err != nil {
+			return err
+		}
+		s.MaxSeverity = sev
+	}
+	if f.IncludeUnfixed != nil {
+		s.IncludeUnfixed = *f.IncludeUnfixed
+	}
+	p.Scan = &s
+	return nil
+}
 
 // above returns the severities worse than the maximum.
 func (s ScanRequirement) above() []string { return scan.SeveritiesAbove(s.MaxSeverity) }
@@ -26,7 +70,7 @@ func (s *ScanRequirement) check() error {
 		}
 	}
 	if s.MaxAge < 0 {
-		return errs.Input(fmt.Errorf("admission policy: --max-scan-age %s: give a positive duration such as 168h", s.MaxAge))
+		return fmt.Errorf("admission policy: %w", flagcheck.PositiveDuration("max-scan-age", s.MaxAge, "168h", "to use scan.maxAttestationAge from harden.yaml (no age limit when it is unset)"))
 	}
 	if s.MaxAge == 0 && len(s.above()) == 0 {
 		return errs.Input(errors.New("admission policy: a scan requirement needs --max-scan-age or a --max-severity below critical"))

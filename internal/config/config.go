@@ -68,7 +68,7 @@ type Config struct {
 // Scan configures the vulnerability scan and its gate.
 type Scan struct {
 	// FailOn is the lowest severity that fails: critical, high (default),
-	// medium or low. Only findings with a fix count, unless
+	// medium, low or negligible. Only findings with a fix count, unless
 	// IncludeUnfixed.
 	FailOn         string `yaml:"failOn"`
 	IncludeUnfixed bool   `yaml:"includeUnfixed"`
@@ -78,12 +78,13 @@ type Scan struct {
 	// DB is a local grype v6 database (air-gapped); empty downloads
 	// grype's current one.
 	DB string `yaml:"db"`
-	// MaxDBAge refuses an older database; default 120h (5 days).
-	MaxDBAge Duration `yaml:"maxDBAge"`
+	// MaxDBAge refuses an older database; default 120h (5 days). When
+	// written, it must be positive.
+	MaxDBAge Duration `yaml:"maxDBAge,omitempty"` // omitempty: a written 0s is refused
 	// MaxAttestationAge, when set, makes the generated admission
 	// policies require a signed scan no older than this, with nothing
-	// the gate would fail.
-	MaxAttestationAge Duration `yaml:"maxAttestationAge"`
+	// the gate would fail. When written, it must be positive.
+	MaxAttestationAge Duration `yaml:"maxAttestationAge,omitempty"`
 }
 
 // DefaultFailOn is the scan gate's default severity.
@@ -286,7 +287,7 @@ func Parse(data []byte, path string) (*Config, error) {
 				Fix:     "add expect: with exitCode, stdout, stdoutContains or stdoutRegexp"})
 		}
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.validate(ck.present); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -206,6 +206,17 @@ func TestValidationErrors(t *testing.T) {
 		{"smoke timeout zero", smoke("  - {name: a, expect: {exitCode: 0}, timeout: 0s}\n"), "smoke[0].timeout", []string{"not positive"}},
 		{"smoke timeout negative", smoke("  - {name: a, expect: {exitCode: 0}, timeout: -5s}\n"), "smoke[0].timeout", []string{"not positive"}},
 		{"smoke exit code", smoke("  - {name: a, expect: {exitCode: 300}}\n"), "smoke[0].expect.exitCode", []string{"not an exit code"}},
+		{"smoke exit code negative", smoke("  - {name: a, expect: {exitCode: -1}}\n"), "smoke[0].expect.exitCode", []string{"-1 is not an exit code", "0 to 255"}},
+		{"uid too large", minimal + "user: {uid: 4294967296}\n", "user.uid", []string{"4294967296 is above 2147483647", "10001"}},
+		{"gid too large", minimal + "user: {gid: 2147483648}\n", "user.gid", []string{"2147483648 is above 2147483647"}},
+		{"failOn unknown", minimal + "scan: {failOn: severe}\n", "scan.failOn", []string{`"severe" is not a severity`, "negligible, low, medium, high or critical"}},
+		{"failOn empty", minimal + "scan: {failOn: \"\"}\n", "scan.failOn", []string{`"" is not a severity`}},
+		{"failOn none", minimal + "scan: {failOn: none}\n", "scan.failOn", []string{`"none" is not a severity`}},
+		{"maxDBAge zero", minimal + "scan: {maxDBAge: 0s}\n", "scan.maxDBAge", []string{"0s is not a positive duration", `"120h"`, "remove the field"}},
+		{"maxDBAge zero no unit", minimal + "scan: {maxDBAge: 0}\n", "scan.maxDBAge", []string{"0s is not a positive duration"}},
+		{"maxDBAge negative", minimal + "scan: {maxDBAge: -1h}\n", "scan.maxDBAge", []string{"-1h0m0s is not a positive duration"}},
+		{"maxAttestationAge zero", minimal + "scan: {maxAttestationAge: 0s}\n", "scan.maxAttestationAge", []string{"0s is not a positive duration", `"168h"`, "to not require a signed scan"}},
+		{"maxAttestationAge negative", minimal + "scan: {maxAttestationAge: -168h}\n", "scan.maxAttestationAge", []string{"-168h0m0s is not a positive duration"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -227,6 +238,36 @@ func TestValidationErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScanFieldsAccepted: every severity level and positive ages parse;
+// a scan: without the ages leaves them zero (default, no scan required),
+// and Validate on a Config built in code treats zero as left out.
+func TestScanFieldsAccepted(t *testing.T) {
+	for _, lvl := range []string{"negligible", "low", "medium", "high", "critical"} {
+		c, err := Parse([]byte(minimal+"scan: {failOn: "+lvl+", maxDBAge: 48h, maxAttestationAge: 168h}\n"), "h.yaml")
+		if err != nil {
+			t.Fatalf("failOn %s: %v", lvl, err)
+		}
+		if c.Scan.FailOn != lvl || c.Scan.MaxDBAge.Duration != 48*time.Hour || c.Scan.MaxAttestationAge.Duration != 168*time.Hour {
+			t.Errorf("failOn %s: %+v", lvl, c.Scan)
+		}
+	}
+	c, err := Parse([]byte(minimal+"scan: {failOn: low, maxDBAge: ~}\n"), "h.yaml")
+	if err != nil || c.Scan.MaxDBAge.Duration != 0 || c.Scan.MaxAttestationAge.Duration != 0 {
+		t.Errorf("ages left out: %+v %v", c, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with the ages left out: %v", err)
+	}
+	// Marshalled, the ages left out stay out, so the file parses back.
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "maxDBAge") || strings.Contains(string(out), "maxAttestationAge") {
+		t.Errorf("zero ages marshalled:\n%s", out)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/harden-dev/harden/internal/flagcheck"
 )
 
 var (
@@ -34,9 +36,18 @@ var linuxArches = map[string][]string{
 	"mips64le": {""},
 }
 
+// failOnLevels are the values of scan.failOn, least severe first; harden
+// scan --fail-on accepts the same (scan.ParseSeverity).
+var failOnLevels = []string{"negligible", "low", "medium", "high", "critical"}
+
 // Validate checks c and returns every problem at once (errors.Join), each
 // an *Error naming the file, the field and the fix.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(nil) }
+
+// validate is Validate; present (see checker) names the fields the file
+// sets, so that a field written as 0 is refused where leaving it out
+// means a default or "off". A nil present treats zero as left out.
+func (c *Config) validate(present map[string]bool) error {
 	v := &validator{path: c.Path}
 
 	switch c.Storage {
@@ -44,16 +55,16 @@ func (c *Config) Validate() error {
 	default:
 		v.add("storage", fmt.Sprintf("%q is not a storage layout", c.Storage), "use both, referrers or legacy")
 	}
-	switch c.Scan.FailOn {
-	case "critical", "high", "medium", "low":
-	default:
-		v.add("scan.failOn", fmt.Sprintf("%q is not a severity", c.Scan.FailOn), "use critical, high, medium or low")
+	if !slices.Contains(failOnLevels, c.Scan.FailOn) {
+		v.add("scan.failOn", fmt.Sprintf("%q is not a severity", c.Scan.FailOn), "use negligible, low, medium, high or critical (the lowest severity that fails)")
 	}
-	if c.Scan.MaxDBAge.Duration < 0 {
-		v.add("scan.maxDBAge", "negative", `use a duration such as "120h"`)
+	// Left out, both ages mean something (the default, no scan required);
+	// written as 0 they would quietly mean the same, so they are refused.
+	if d := c.Scan.MaxDBAge.Duration; d < 0 || (d == 0 && present["scan.maxDBAge"]) {
+		v.add("scan.maxDBAge", fmt.Sprintf("%s is not a positive duration", d), `use a duration such as "120h", or remove the field for the default (120h)`)
 	}
-	if c.Scan.MaxAttestationAge.Duration < 0 {
-		v.add("scan.maxAttestationAge", "negative", `use a duration such as "168h"`)
+	if d := c.Scan.MaxAttestationAge.Duration; d < 0 || (d == 0 && present["scan.maxAttestationAge"]) {
+		v.add("scan.maxAttestationAge", fmt.Sprintf("%s is not a positive duration", d), `use a duration such as "168h", or remove the field to not require a signed scan in admission policies`)
 	}
 
 	switch {
@@ -217,11 +228,17 @@ func (c *Config) validateUser(v *validator) {
 	case !userRE.MatchString(u.Name):
 		v.add("user.name", fmt.Sprintf("%q is not a valid user name", u.Name), "use lowercase letters, digits, '_' and '-' (at most 32), starting with a letter")
 	}
-	if u.UID <= 0 {
+	switch {
+	case u.UID <= 0:
 		v.add("user.uid", fmt.Sprintf("%d: runtime user must be non-root", u.UID), fmt.Sprintf("use an unprivileged id such as %d", DefaultUID))
+	case u.UID > flagcheck.MaxID:
+		v.add("user.uid", fmt.Sprintf("%d is above %d, the largest uid Kubernetes accepts", u.UID, flagcheck.MaxID), fmt.Sprintf("use an unprivileged id such as %d", DefaultUID))
 	}
-	if u.GID <= 0 {
+	switch {
+	case u.GID <= 0:
 		v.add("user.gid", fmt.Sprintf("%d: runtime user must be non-root", u.GID), fmt.Sprintf("use an unprivileged group id such as %d", DefaultGID))
+	case u.GID > flagcheck.MaxID:
+		v.add("user.gid", fmt.Sprintf("%d is above %d, the largest gid Kubernetes accepts", u.GID, flagcheck.MaxID), fmt.Sprintf("use an unprivileged group id such as %d", DefaultGID))
 	}
 	if u.Home == "" || !path.IsAbs(u.Home) {
 		v.add("user.home", fmt.Sprintf("%q is not an absolute path", u.Home), "use e.g. /home/"+nonEmpty(u.Name, "pgcli"))

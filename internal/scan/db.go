@@ -18,10 +18,18 @@ import (
 	"github.com/anchore/grype/grype/vulnerability"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/flagcheck"
 )
 
 // DefaultMaxDBAge is how old a database may be before scans refuse it.
 const DefaultMaxDBAge = 5 * 24 * time.Hour
+
+// CheckMaxDBAge refuses a --max-db-age that was given as zero or
+// negative: zero would quietly mean the default, a negative age refuse
+// every database.
+func CheckMaxDBAge(d time.Duration) error {
+	return flagcheck.PositiveDuration("max-db-age", d, "120h", "to use scan.maxDBAge from harden.yaml (default 120h)")
+}
 
 // DBOptions say where the vulnerability database comes from.
 type DBOptions struct {
@@ -62,6 +70,9 @@ func OpenDB(o DBOptions) (*DB, error) {
 	maxAge := o.MaxAge
 	if maxAge == 0 {
 		maxAge = DefaultMaxDBAge
+	}
+	if maxAge < 0 {
+		return nil, CheckMaxDBAge(maxAge)
 	}
 	var db *DB
 	var err error

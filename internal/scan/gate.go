@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/flagcheck"
 )
 
 // severities from least to most severe, as grype names them.
@@ -24,21 +26,37 @@ func canonicalSeverity(s string) string { return severities[severityRank(s)] }
 
 // Gate decides which findings fail a scan.
 type Gate struct {
-	// FailOn is the lowest severity that fails: critical, high, medium
-	// or low.
+	// FailOn is the lowest severity that fails: critical, high, medium,
+	// low or negligible (see ParseSeverity).
 	FailOn string
 	// IncludeUnfixed also counts findings that have no fixed version.
 	IncludeUnfixed bool
 }
 
-// ParseSeverity checks a --fail-on value.
+// failOnLevels are the --fail-on values, least severe first: grype's
+// own --fail-on levels (Unknown, which ranks lowest, is not one).
+// harden.yaml's scan.failOn accepts the same (config.validate).
+var failOnLevels = []string{"negligible", "low", "medium", "high", "critical"}
+
+// maxSeverityLevels are the --max-severity values: "none", then every
+// level of severities, least severe first. "unknown" allows only unrated
+// findings; it is what a negligible gate leaves (see MaxSeverityFor).
+var maxSeverityLevels = []string{"none", "unknown", "negligible", "low", "medium", "high", "critical"}
+
+// ParseSeverity checks a --fail-on value (any case) and returns it in
+// lower case.
 func ParseSeverity(s string) (string, error) {
-	for _, ok := range []string{"critical", "high", "medium", "low"} {
+	for _, ok := range failOnLevels {
 		if strings.EqualFold(s, ok) {
 			return ok, nil
 		}
 	}
-	return "", errs.Input(fmt.Errorf("--fail-on %q: use critical, high, medium or low", s))
+	return "", errs.Input(fmt.Errorf("--fail-on %q: use %s (the lowest severity that fails)", s, orList(failOnLevels)))
+}
+
+// orList renders ["a", "b", "c"] as "a, b or c".
+func orList(l []string) string {
+	return strings.Join(l[:len(l)-1], ", ") + " or " + l[len(l)-1]
 }
 
 // Blocking returns the findings that fail the gate: at or above FailOn,
@@ -83,15 +101,24 @@ func (r *Report) Counts() map[string]int {
 	return counts
 }
 
-// ParseMaxSeverity checks a --max-severity value: the worst severity an
-// image may still carry. "none" allows no finding at all.
+// ParseMaxSeverity checks a --max-severity value (any case): the worst
+// severity an image may still carry. "none" allows no finding at all.
+// An empty value is refused: given as a flag, it would quietly drop the
+// requirement.
 func ParseMaxSeverity(s string) (string, error) {
-	for _, ok := range []string{"none", "low", "medium", "high", "critical"} {
+	for _, ok := range maxSeverityLevels {
 		if strings.EqualFold(s, ok) {
 			return ok, nil
 		}
 	}
-	return "", errs.Input(fmt.Errorf("--max-severity %q: use none, low, medium, high or critical (the worst severity allowed)", s))
+	return "", errs.Input(fmt.Errorf("--max-severity %q: use %s (the worst severity allowed)", s, orList(maxSeverityLevels)))
+}
+
+// CheckMaxScanAge refuses a --max-scan-age (how old a signed scan may
+// be) that was given as zero or negative: either would quietly drop the
+// age limit.
+func CheckMaxScanAge(d time.Duration) error {
+	return flagcheck.PositiveDuration("max-scan-age", d, "168h", "to not limit the scan's age (a scan is then required only with --max-severity)")
 }
 
 // Exceeding returns the findings more severe than max (see
@@ -127,11 +154,13 @@ func SeveritiesAbove(max string) []string {
 }
 
 // MaxSeverityFor is the --max-severity that matches a gate's --fail-on:
-// one step below it.
+// one step below it, so that both block the same findings.
 func MaxSeverityFor(failOn string) string {
 	switch strings.ToLower(failOn) {
+	case "negligible":
+		return "unknown"
 	case "low":
-		return "none"
+		return "negligible"
 	case "medium":
 		return "low"
 	case "high":

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +298,8 @@ func TestExceedingMatchesGate(t *testing.T) {
 		{ID: "H1", Severity: "High", FixState: "fixed", FixedIn: []string{"2"}},
 		{ID: "H2", Severity: "High", FixState: "not-fixed"},
 		{ID: "M1", Severity: "Medium", FixState: "fixed", FixedIn: []string{"2"}},
+		{ID: "L1", Severity: "Low", FixState: "fixed", FixedIn: []string{"2"}},
+		{ID: "N1", Severity: "Negligible", FixState: "fixed", FixedIn: []string{"2"}},
 		{ID: "U1", Severity: "Unknown", FixState: "fixed", FixedIn: []string{"2"}},
 	}}
 	ids := func(fs []scan.Finding) string {
@@ -316,23 +319,85 @@ func TestExceedingMatchesGate(t *testing.T) {
 		{"medium", false, "C1,H1"},
 		{"medium", true, "C1,H1,H2"},
 		{"low", false, "C1,H1,M1"},
-		{"none", false, "C1,H1,M1,U1"},
+		{"negligible", false, "C1,H1,M1,L1"},
+		{"unknown", false, "C1,H1,M1,L1,N1"},
+		{"none", false, "C1,H1,M1,L1,N1,U1"},
 	}
 	for _, c := range cases {
 		if got := ids(r.Exceeding(c.max, c.includeUnfixed)); got != c.want {
 			t.Errorf("Exceeding(%s, %v) = %q, want %q", c.max, c.includeUnfixed, got, c.want)
 		}
 	}
-	for _, failOn := range []string{"critical", "high", "medium"} {
+	for _, failOn := range []string{"critical", "high", "medium", "low", "negligible"} {
 		g := scan.Gate{FailOn: failOn}
 		if a, b := ids(r.Blocking(g)), ids(r.Exceeding(scan.MaxSeverityFor(failOn), false)); a != b {
 			t.Errorf("fail-on %s blocks %q but max-severity %s exceeds %q", failOn, a, scan.MaxSeverityFor(failOn), b)
 		}
 	}
-	if got := r.Counts(); got["High"] != 2 || got["Critical"] != 1 || got["Unknown"] != 1 || len(got) != 4 {
+	if got := r.Counts(); got["High"] != 2 || got["Critical"] != 1 || got["Unknown"] != 1 || len(got) != 6 {
 		t.Errorf("Counts() = %v", got)
 	}
-	if _, err := scan.ParseMaxSeverity("severe"); err == nil || !strings.Contains(err.Error(), "none, low, medium, high or critical") {
-		t.Errorf("scan.ParseMaxSeverity(severe) = %v", err)
+	// The severities admission policies list agree with Exceeding (the
+	// fixture has a finding of every severity).
+	for _, c := range cases {
+		var got []string
+		for _, f := range r.Exceeding(c.max, true) {
+			if !slices.Contains(got, f.Severity) {
+				got = append(got, f.Severity)
+			}
+		}
+		slices.Sort(got)
+		want := scan.SeveritiesAbove(c.max)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("SeveritiesAbove(%s) = %v, Exceeding has %v", c.max, want, got)
+		}
+	}
+}
+
+// TestSeverityLevels: --fail-on and --max-severity take exactly their
+// documented levels, in any case; anything else, "" included, is an input
+// error that names the flag, the value and the levels.
+func TestSeverityLevels(t *testing.T) {
+	for _, s := range []string{"negligible", "low", "medium", "high", "critical", "HIGH", "Negligible"} {
+		if got, err := scan.ParseSeverity(s); err != nil || got != strings.ToLower(s) {
+			t.Errorf("ParseSeverity(%q) = %q, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "none", "unknown", "0", "-1", "severe"} {
+		_, err := scan.ParseSeverity(s)
+		if errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), fmt.Sprintf("--fail-on %q", s)) || !strings.Contains(err.Error(), "negligible, low, medium, high or critical") {
+			t.Errorf("ParseSeverity(%q) = %v", s, err)
+		}
+	}
+	for _, s := range []string{"none", "unknown", "negligible", "low", "medium", "high", "critical", "None"} {
+		if got, err := scan.ParseMaxSeverity(s); err != nil || got != strings.ToLower(s) {
+			t.Errorf("ParseMaxSeverity(%q) = %q, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "0", "-1", "severe"} {
+		_, err := scan.ParseMaxSeverity(s)
+		if errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), fmt.Sprintf("--max-severity %q", s)) || !strings.Contains(err.Error(), "none, unknown, negligible, low, medium, high or critical") {
+			t.Errorf("ParseMaxSeverity(%q) = %v", s, err)
+		}
+	}
+}
+
+// TestMaxAges: a maximum age given as 0 or less is refused, naming the
+// flag and the value, rather than read as the default or "no limit".
+func TestMaxAges(t *testing.T) {
+	for _, d := range []time.Duration{0, -time.Hour} {
+		for flag, err := range map[string]error{"--max-db-age": scan.CheckMaxDBAge(d), "--max-scan-age": scan.CheckMaxScanAge(d)} {
+			if errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), flag+" "+d.String()+": give a positive duration") {
+				t.Errorf("%s %s: %v", flag, d, err)
+			}
+		}
+	}
+	if scan.CheckMaxDBAge(time.Hour) != nil || scan.CheckMaxScanAge(time.Hour) != nil {
+		t.Error("a positive age was refused")
+	}
+	// The library refuses a negative age before it opens anything.
+	if _, err := scan.OpenDB(scan.DBOptions{Path: "/nonexistent", MaxAge: -time.Hour}); errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), "--max-db-age -1h0m0s") {
+		t.Errorf("OpenDB with a negative MaxAge: %v", err)
 	}
 }

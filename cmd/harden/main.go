@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
@@ -31,6 +32,9 @@ type globals struct {
 	debug  bool
 	stdout io.Writer
 	stderr io.Writer
+	// flags are the running command's, set before it runs, so that
+	// shared option code can tell a flag given as 0 from one left out.
+	flags *pflag.FlagSet
 }
 
 func main() {
@@ -54,6 +58,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.flags = cmd.Flags()
 			switch {
 			case g.output == "text" || g.output == "json":
 			case g.output == "sarif" && cmd.Annotations["sarif"] != "":
@@ -85,7 +90,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json (scan: also sarif)")
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every registry request and response to stderr (credentials redacted)")
 	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g),
-		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g), newVersionCmd(g), newLockCmd(g))
+		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newCopyCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g), newVersionCmd(g), newLockCmd(g))
 	return root
 }
 

@@ -6,12 +6,15 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -140,14 +143,39 @@ type Served struct {
 	Orig  name.Digest // as it was exported
 	srv   *http.Server
 	ln    net.Listener
+	names *strings.Replacer // loopback address -> layout directory
 }
 
 // Close stops the registry.
 func (s *Served) Close() error { return s.srv.Close() }
 
+// HideText shows the loopback registry's address in t as the layout
+// directory: the address is an internal detail, the directory is what
+// the user named.
+func (s *Served) HideText(t string) string { return s.names.Replace(t) }
+
+// Hide is HideText for an error; the error chain (and so its exit code)
+// is kept.
+func (s *Served) Hide(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &hiddenError{err: err, names: s.names}
+}
+
+type hiddenError struct {
+	err   error
+	names *strings.Replacer
+}
+
+func (e *hiddenError) Error() string { return e.names.Replace(e.err.Error()) }
+func (e *hiddenError) Unwrap() error { return e.err }
+
 // Serve loads the export in dir into a registry on 127.0.0.1 (with the
 // referrers API) under the same repository path, so that verification
-// code reads it exactly as it would read the original registry.
+// code reads it exactly as it would read the original registry. Blobs are
+// served from the layout's files as they are: their readers check digests,
+// as they check a remote registry's.
 func Serve(ctx context.Context, dir string) (*Served, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -176,10 +204,12 @@ func Serve(ctx context.Context, dir string) (*Served, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on loopback: %w", err)
 	}
-	srv := &http.Server{Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true))}
+	srv := &http.Server{Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true),
+		ggcrregistry.WithBlobHandler(layoutBlobs{dir: dir}))}
 	go func() { _ = srv.Serve(ln) }()
-	s := &Served{srv: srv, ln: ln, Orig: orig}
-	repo, err := name.NewRepository(ln.Addr().String()+"/"+orig.Context().RepositoryStr(), name.Insecure)
+	addr := ln.Addr().String()
+	s := &Served{srv: srv, ln: ln, Orig: orig, names: strings.NewReplacer("http://"+addr, dir, addr, dir)}
+	repo, err := name.NewRepository(addr+"/"+orig.Context().RepositoryStr(), name.Insecure)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -194,11 +224,50 @@ func Serve(ctx context.Context, dir string) (*Served, error) {
 			}
 			if err := put(p, m, repo, ropts); err != nil {
 				s.Close()
-				return nil, fmt.Errorf("load %s: %w", dir, err)
+				return nil, s.Hide(fmt.Errorf("load %s: %w", dir, err))
 			}
 		}
 	}
 	return s, nil
+}
+
+// layoutBlobs serves the blobs of a layout from its files, so that serving
+// an export holds only manifests in memory. It has no Put: every blob a
+// load writes is already in the layout.
+type layoutBlobs struct{ dir string }
+
+func (b layoutBlobs) path(h v1.Hash) (string, bool) {
+	if h.Algorithm != "sha256" || len(h.Hex) != 64 || strings.Trim(h.Hex, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return filepath.Join(b.dir, "blobs", h.Algorithm, h.Hex), true
+}
+
+func (b layoutBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
+	p, ok := b.path(h)
+	if !ok {
+		return 0, ggcrregistry.ErrNotFound
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ggcrregistry.ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func (b layoutBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+	p, ok := b.path(h)
+	if !ok {
+		return nil, ggcrregistry.ErrNotFound
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ggcrregistry.ErrNotFound
+	}
+	return f, err
 }
 
 func put(p layout.Path, m v1.Descriptor, repo name.Repository, ropts []remote.Option) error {

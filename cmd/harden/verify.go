@@ -35,7 +35,7 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.Policies, "policy", nil, "extra Rego policy file or directory (repeatable; package harden, deny/warn rules)")
 	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply the shipped policy/pgcli.rego")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept signatures without a transparency log entry (legacy storage with Rekor v2, air-gapped keys)")
-	f.StringVar(&o.Vuln.MaxSeverity, "max-severity", "", "require a signed vulnerability scan with nothing worse than this: none, low, medium, high or critical (fixable findings only unless --include-unfixed)")
+	f.StringVar(&o.Vuln.MaxSeverity, "max-severity", "", "require a signed vulnerability scan with nothing worse than this: none, unknown, negligible, low, medium, high or critical (fixable findings only unless --include-unfixed)")
 	f.BoolVar(&o.Vuln.IncludeUnfixed, "include-unfixed", false, "with --max-severity, also count findings that have no fix")
 	f.DurationVar(&o.Vuln.MaxAge, "max-scan-age", 0, "require a signed vulnerability scan no older than this (e.g. 168h)")
 }
@@ -53,22 +53,28 @@ func addIdentityFlags(f *pflag.FlagSet, idf *verify.IdentityFlags) {
 // options completes the verify options from the arguments.
 func (v *verifyFlags) options(g *globals, a []string) (verify.Options, error) {
 	o := v.o
-	if len(a) == 1 {
-		o.Image = a[0]
-	} else if o.Layout == "" {
-		return o, errs.Input(fmt.Errorf("name the image (REPO@sha256:…) or an export (--layout DIR)"))
-	}
-	o.Registry = g.registry()
-	if o.Vuln.MaxSeverity != "" {
+	// A flag given as 0 or "" is refused, not read as "not required".
+	if g.changed("max-severity") {
 		sev, err := scan.ParseMaxSeverity(o.Vuln.MaxSeverity)
 		if err != nil {
 			return o, err
 		}
 		o.Vuln.MaxSeverity = sev
 	}
-	if o.Vuln.MaxAge < 0 {
-		return o, errs.Input(fmt.Errorf("--max-scan-age %s: give a positive duration such as 168h", o.Vuln.MaxAge))
+	if g.changed("max-scan-age") {
+		if err := scan.CheckMaxScanAge(o.Vuln.MaxAge); err != nil {
+			return o, err
+		}
 	}
+	if err := checkExpectUID(o.ExpectUID); err != nil {
+		return o, err
+	}
+	if len(a) == 1 {
+		o.Image = a[0]
+	} else if o.Layout == "" {
+		return o, errs.Input(fmt.Errorf("name the image (REPO@sha256:…) or an export (--layout DIR)"))
+	}
+	o.Registry = g.registry()
 	if o.Vuln.IncludeUnfixed && o.Vuln.MaxSeverity == "" {
 		return o, errs.Input(fmt.Errorf("--include-unfixed only applies with --max-severity"))
 	}
@@ -138,10 +144,7 @@ be obtained.`,
 			if errs.ExitCode(rebuildErr) == errs.CodeUnreachable || errs.ExitCode(rebuildErr) == errs.CodeInput {
 				return rebuildErr
 			}
-			if !rep.Verified {
-				return errs.Check(fmt.Errorf("%s: %d check(s) failed", rep.Image, len(rep.Failed())))
-			}
-			return nil
+			return rep.Err()
 		},
 	}
 	f := cmd.Flags()
@@ -163,6 +166,9 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 	}
 	for _, m := range rep.Warnings {
 		fmt.Fprintf(w, "WARN  %-15s %s\n", "policy", m)
+	}
+	if n := len(rep.Ignored); n > 0 {
+		fmt.Fprintf(w, "NOTE  %-15s %d registry entr(ies) could not be read as signatures or attestations and were skipped (the list and reasons: --output json)\n", "ignored", n)
 	}
 	if rep.Verified {
 		fmt.Fprintln(w, "verified")

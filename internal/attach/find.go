@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -100,9 +101,15 @@ func (s *Store) Find(ctx context.Context, subject name.Digest) (*Found, error) {
 			ignore(LayoutReferrers, "referrers list", fmt.Errorf("unreadable: %w", err))
 			break
 		}
-		for i, d := range im.Manifests {
+		// What the list says only orders the search: entries that claim
+		// to be bundles are read first, so other tools' referrers cannot
+		// push them past the limit. An attacker who labels junk as
+		// bundles can still make verification fail, never pass.
+		ds := slices.Clone(im.Manifests)
+		slices.SortStableFunc(ds, func(a, b v1.Descriptor) int { return claimRank(a) - claimRank(b) })
+		for i, d := range ds {
 			if i == MaxReferrers {
-				ignore(LayoutReferrers, fmt.Sprintf("%d more", len(im.Manifests)-i), fmt.Errorf("over the limit of %d referrers per subject; not examined", MaxReferrers))
+				ignore(LayoutReferrers, fmt.Sprintf("%d more", len(ds)-i), fmt.Errorf("over the limit of %d referrers per subject; not examined", MaxReferrers))
 				break
 			}
 			b, err := s.referrerBundle(ctx, subject.Context().Digest(d.Digest.String()))
@@ -125,6 +132,15 @@ func (s *Store) Find(ctx context.Context, subject name.Digest) (*Found, error) {
 		return nil, registry.Classify(fmt.Errorf("read cosign attestations of %s: %w", subject, err))
 	}
 	return f, nil
+}
+
+// claimRank is 0 for a descriptor that claims to be a Sigstore bundle
+// (some registries report the empty config type), else 1.
+func claimRank(d v1.Descriptor) int {
+	if IsBundleMediaType(d.ArtifactType) || d.ArtifactType == EmptyMediaType {
+		return 0
+	}
+	return 1
 }
 
 // unreachable reports whether err means the registry could not be

@@ -90,6 +90,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			continue
 		}
+		var big *tooLargeError
+		if errors.As(err, &big) {
+			return nil, err // the same document will not shrink
+		}
 		wait, retry := t.verdict(req.Context(), resp, err, delay)
 		if !retry {
 			return resp, err
@@ -222,6 +226,13 @@ func (t *retryTransport) prepareBody(req *http.Request, resp *http.Response) err
 	return nil
 }
 
+// tooLargeError is a document over the limit read whole.
+type tooLargeError struct{ limit int }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("registry document larger than %d bytes", e.limit)
+}
+
 // IntegrityError is content whose bytes do not match the digest that
 // names it: a registry (or something between it and us) serving altered
 // data. It is a failed check (exit 1), never an outage.
@@ -272,7 +283,7 @@ func bufferBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > maxBuffered {
-		return nil, fmt.Errorf("registry document larger than %d bytes", maxBuffered)
+		return nil, &tooLargeError{limit: maxBuffered}
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return b, nil

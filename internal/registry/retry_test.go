@@ -269,3 +269,77 @@ func TestLargeBlobResumes(t *testing.T) {
 		t.Errorf("got %q after %d calls", b, corrupt.calls)
 	}
 }
+
+// TestAlteredContentIsIntegrity: a blob or a manifest named by digest
+// whose bytes do not match is fetched once more; a second mismatch is an
+// integrity failure (exit 1), not a transient outage to retry (exit 3).
+func TestAlteredContentIsIntegrity(t *testing.T) {
+	good := `{"schemaVersion":2}`
+	sum := sha256.Sum256([]byte(good))
+	hexd := hex.EncodeToString(sum[:])
+	for _, kind := range []string{"blobs", "manifests"} {
+		t.Run(kind, func(t *testing.T) {
+			bad := &script{steps: []func(*http.Request) (*http.Response, error){
+				func(r *http.Request) (*http.Response, error) {
+					return &http.Response{StatusCode: 200, ContentLength: int64(len(good)), Header: http.Header{}, Request: r,
+						Body: io.NopCloser(strings.NewReader(strings.ToUpper(good)))}, nil
+				},
+			}}
+			rt, waits := newTestRetry(bad)
+			req, _ := http.NewRequest("GET", "http://127.0.0.1:5000/v2/r/"+kind+"/sha256:"+hexd, nil)
+			_, err := rt.RoundTrip(req)
+			if !IsIntegrity(err) || errs.ExitCode(err) != errs.CodeCheckFailed {
+				t.Fatalf("err %v (exit %d), want an integrity failure (exit 1)", err, errs.ExitCode(err))
+			}
+			if want := kind[:len(kind)-1] + " sha256:" + hexd + ": content does not match its digest"; err.Error() != want {
+				t.Errorf("err %q, want %q", err, want)
+			}
+			if bad.calls != 2 || len(*waits) != 0 {
+				t.Errorf("%d requests and %d waits; want one re-fetch, at once", bad.calls, len(*waits))
+			}
+			if errs.ExitCode(Classify(fmt.Errorf("fetch: %w", err))) != errs.CodeCheckFailed {
+				t.Error("Classify turned an integrity failure into another exit code")
+			}
+		})
+	}
+	// A manifest by tag has no digest to check.
+	tagged := &script{steps: []func(*http.Request) (*http.Response, error){
+		func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r, Body: io.NopCloser(strings.NewReader(good))}, nil
+		},
+	}}
+	rt, _ := newTestRetry(tagged)
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:5000/v2/r/manifests/latest", nil)
+	if _, err := rt.RoundTrip(req); err != nil || tagged.calls != 1 {
+		t.Errorf("a tag: %v after %d calls", err, tagged.calls)
+	}
+}
+
+func TestStripMaps(t *testing.T) {
+	for in, want := range map[string]string{
+		"MANIFEST_UNKNOWN: manifest unknown; map[Tag:latest]": "MANIFEST_UNKNOWN: manifest unknown",
+		"a; map[Name:x Detail:map[y:z]] b; map[k:v]":          "a b",
+		"no maps here":        "no maps here",
+		"cut off; map[Name:x": "cut off",
+	} {
+		if got := stripMaps(in); got != want {
+			t.Errorf("stripMaps(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A document over the limit is refused at once: retrying cannot shrink it.
+func TestOversizedDocumentNotRetried(t *testing.T) {
+	huge := strings.Repeat("x", maxBuffered+1)
+	s := &script{steps: []func(*http.Request) (*http.Response, error){
+		func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r, Body: io.NopCloser(strings.NewReader(huge))}, nil
+		},
+	}}
+	rt, _ := newTestRetry(s)
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:5000/v2/r/referrers/sha256:"+strings.Repeat("a", 64), nil)
+	_, err := rt.RoundTrip(req)
+	if err == nil || !strings.Contains(err.Error(), "larger than") || s.calls != 1 || errs.ExitCode(Classify(err)) == errs.CodeUnreachable {
+		t.Fatalf("err %v after %d calls (exit %d)", err, s.calls, errs.ExitCode(Classify(err)))
+	}
+}

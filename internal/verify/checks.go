@@ -40,7 +40,9 @@ func checkIntegrity(rep *Report, ts targets) {
 func checkStorage(rep *Report, ts targets) {
 	found := map[string]int{}
 	usable := map[string]int{}
+	skipped := 0
 	for _, t := range ts.all() {
+		skipped += t.skipped
 		found[attach.LayoutReferrers] += len(t.found.Referrers)
 		found[attach.LayoutLegacy] += len(t.found.Signatures) + len(t.found.Attestations)
 		for _, ig := range t.ignored {
@@ -69,7 +71,11 @@ func checkStorage(rep *Report, ts targets) {
 	case total == 0:
 		rep.add("storage", ts.root.ref.DigestStr(), false, "%s; none is a valid entry for this image by the expected signer (see the signature check)", strings.Join(parts, "; "))
 	default:
-		rep.add("storage", ts.root.ref.DigestStr(), true, "%s", strings.Join(parts, "; "))
+		note := ""
+		if skipped > 0 {
+			note = fmt.Sprintf(" (%d SBOM copies on the index not read: SBOMs are checked per platform)", skipped)
+		}
+		rep.add("storage", ts.root.ref.DigestStr(), true, "%s%s", strings.Join(parts, "; "), note)
 	}
 }
 
@@ -333,14 +339,15 @@ func checkSBOMs(rep *Report, ts targets, prov *provenance) {
 		problems := make([]string, len(cands))
 		wanted := 0
 		for i, c := range cands {
-			problems[i] = "disagrees with every provenance statement"
-			for _, w := range prov.wheels {
+			for j, w := range prov.wheels {
 				want := w[t.platform]
-				if p := sbomProblems(c, want, t.appLayer); p == "" {
+				p := sbomProblems(c, want, t.appLayer)
+				if p == "" {
 					problems[i], wanted = "", len(want)
 					break
-				} else if len(prov.wheels) == 1 {
-					problems[i] = p
+				}
+				if j == 0 {
+					problems[i] = p // worded against the first provenance
 				}
 			}
 		}

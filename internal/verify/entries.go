@@ -68,11 +68,12 @@ type rejected struct {
 	reason string
 }
 
-// entryResult is the outcome of one entry.
+// entryResult is the outcome of one entry; skip marks one no check needs.
 type entryResult struct {
-	ok  *Verified
-	rej *rejected
-	ign *attach.Ignored
+	ok   *Verified
+	rej  *rejected
+	ign  *attach.Ignored
+	skip bool
 }
 
 // verifyTarget verifies every entry attached to t on its own: one
@@ -113,6 +114,8 @@ func (v *verifier) verifyTarget(ctx context.Context, t *target) {
 			t.rejected = append(t.rejected, *r.rej)
 		case r.ign != nil:
 			t.ignored = append(t.ignored, *r.ign)
+		case r.skip:
+			t.skipped++
 		}
 	}
 	sortVerified(t.sigs)
@@ -153,6 +156,12 @@ func (v *verifier) referrer(t *target, r attach.FoundReferrer, digest []byte) en
 	env := b.GetDsseEnvelope()
 	if env == nil {
 		return ignore("the bundle holds a message signature; image signatures and attestations are DSSE in-toto statements")
+	}
+	// SBOMs are checked per platform. An index's copies are skipped by
+	// the claim in their payload: the claim is signed, so a false one
+	// could not have verified, and a true one would not be used.
+	if t.platform == "" && isSBOM(claimedType(env.GetPayload())) {
+		return entryResult{skip: true}
 	}
 	vr, err := v.verifyBundle(&b, digest)
 	if err == nil {
@@ -238,6 +247,9 @@ func (v *verifier) legacyEntry(ctx context.Context, t *target, s oci.Signature, 
 			ig.Integrity, ig.Reason = true, "content does not match its digest"
 		}
 		return entryResult{ign: &ig}
+	}
+	if att && t.platform == "" && isSBOM(legacyClaim(payload, nil, true).kind) {
+		return entryResult{skip: true}
 	}
 	co := v.checkOpts(att)
 	if att {
@@ -339,6 +351,18 @@ func summarizeCert(c *x509.Certificate) *certificate.Summary {
 		return nil
 	}
 	return &s
+}
+
+// claimedType is the predicate type an in-toto payload claims, read
+// without trusting it and without decoding the predicate.
+func claimedType(payload []byte) string {
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(payload, &st) != nil {
+		return ""
+	}
+	return st.PredicateType
 }
 
 // claimOf reads an in-toto statement payload without trusting it.

@@ -109,6 +109,15 @@ func (r *Report) Failed() []Check {
 	return out
 }
 
+// Err is the error a command exits with for this report: nil when
+// verified, else a failed check (exit 1).
+func (r *Report) Err() error {
+	if r.Verified {
+		return nil
+	}
+	return errs.Check(fmt.Errorf("%s: %d check(s) failed", r.Image, len(r.Failed())))
+}
+
 func (r *Report) add(name, subject string, ok bool, format string, args ...any) *Check {
 	r.Checks = append(r.Checks, Check{Name: name, Subject: subject, Passed: ok, Reason: fmt.Sprintf(format, args...)})
 	return &r.Checks[len(r.Checks)-1]
@@ -126,6 +135,7 @@ type target struct {
 	atts     []Verified
 	rejected []rejected
 	ignored  []attach.Ignored
+	skipped  int // an index's SBOM copies, which no check reads
 }
 
 // targets are the manifests under verification: the one named (an index
@@ -163,8 +173,8 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 		o.Registry = registry.New(registry.WithKeychain(authn.NewMultiKeychain()))
 		// Nothing shown to the user names the loopback registry that
 		// serves the layout inside this process.
-		rewrite = strings.NewReplacer(s.Image.Context().String(), s.Orig.Context().String(),
-			s.Image.Context().RegistryStr(), "layout "+o.Layout).Replace
+		served, origRepo := s.Image.Context().String(), s.Orig.Context().String()
+		rewrite = func(t string) string { return s.HideText(strings.ReplaceAll(t, served, origRepo)) }
 	}
 	rep, err := run(ctx, o)
 	if err != nil {

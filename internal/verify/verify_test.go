@@ -42,9 +42,15 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldOn(t, registrytest.StartReferrers(t))
+}
+
+// newWorldOn is newWorld publishing to the registry at reg.
+func newWorldOn(t *testing.T, reg string) *world {
+	t.Helper()
 	ctx := context.Background()
 	st := sigstoretest.Start(t)
-	res := buildtest.Build(t, buildtest.Options{Registry: registrytest.StartReferrers(t)})
+	res := buildtest.Build(t, buildtest.Options{Registry: reg})
 	s, err := attest.NewSigner(ctx, attest.SignerParams{IdentityToken: st.Issuer.Token(t, email), TrustedRoot: st.TrustedRootPath,
 		SigningConfig: st.SigningConfigPath, Getenv: func(string) string { return "" }})
 	if err != nil {

@@ -26,6 +26,12 @@ func StartReferrers(t testing.TB) string {
 	return start(t, nil, true)
 }
 
+// StartReferrersBehind is StartReferrers with wrap in front of it.
+func StartReferrersBehind(t testing.TB, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	return start(t, wrap, true)
+}
+
 func start(t testing.TB, wrap func(http.Handler) http.Handler, referrers bool) string {
 	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrers))
 	if wrap != nil {

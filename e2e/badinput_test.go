@@ -220,7 +220,7 @@ func TestBadInput(t *testing.T) {
 		}, code: 2, contains: []string{"no-such-tag"}},
 		{name: "verify: unknown max severity", args: func(p *project, out string) []string {
 			return []string{"verify", base, "--certificate-identity", "a@b", "--certificate-oidc-issuer", "https://i", "--max-severity", "severe"}
-		}, code: 2, contains: []string{"severe", "none, low, medium, high or critical"}},
+		}, code: 2, contains: []string{"severe", "none, unknown, negligible, low, medium, high or critical"}},
 		{name: "scan: --out with --sbom", args: func(p *project, out string) []string {
 			return []string{"scan", "--sbom", filepath.Join(p.Dir, "sbom.json"), "--out", out}
 		}, code: 2, contains: []string{"--out", "--sbom"}},
@@ -235,7 +235,7 @@ func TestBadInput(t *testing.T) {
 			code: 2, contains: []string{"REPO@sha256", "--sbom"}},
 		{name: "scan: unknown severity", args: func(p *project, out string) []string {
 			return []string{"scan", "--config", p.Config, "--sbom", p.Config, "--fail-on", "severe"}
-		}, code: 2, contains: []string{"severe", "critical, high, medium or low"}},
+		}, code: 2, contains: []string{"severe", "negligible, low, medium, high or critical"}},
 		{name: "scan: missing database", args: func(p *project, out string) []string {
 			return []string{"scan", "--config", p.Config, "--sbom", p.Config, "--db", filepath.Join(p.Dir, "nodb")}
 		}, code: 2, contains: []string{"nodb", "grype v6 database"}},

@@ -66,6 +66,11 @@ rm -rf "$work/export"
 "$HARDEN" export "$image" --out "$work/export"
 "$HARDEN" verify --layout "$work/export" --offline "${identity[@]}" | tail -n 1
 
+step "import the export into a mirror repository, then verify the mirror with the same identity"
+mirror="$REGISTRY/demo-mirror/pgcli"
+"$HARDEN" copy --from-layout "$work/export" "$mirror"
+"$HARDEN" verify "$mirror@${image#*@}" "${identity[@]}" | tail -n 1
+
 step "rebuild from the signed provenance alone and compare digests"
 "$HARDEN" rebuild "$image" "${identity[@]}" | tail -n 1
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -867,36 +868,9 @@ func TestAdversarialRegistry(t *testing.T) {
 	})
 }
 
-// relabelLegacy gives every layer of a cosign image a wrong predicateType.
-func relabelLegacy(img v1.Image) v1.Image {
-	m, err := img.Manifest()
-	if err != nil {
-		panic(err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		panic(err)
-	}
-	base, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{})
-	if err != nil {
-		panic(err)
-	}
-	out := mutate.MediaType(base, m.MediaType)
-	for i, l := range ls {
-		ann := map[string]string{}
-		for k, v := range m.Layers[i].Annotations {
-			ann[k] = v
-		}
-		ann["predicateType"] = []string{verify.SLSAPredicateType, verify.SPDXPredicateType, "x"}[i%3]
-		if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: ann, MediaType: m.Layers[i].MediaType}); err != nil {
-			panic(err)
-		}
-	}
-	return out
-}
-
-// keepLayers rebuilds a cosign image with the layers keep accepts.
-func keepLayers(keep func(ann map[string]string) bool) func(v1.Image) v1.Image {
+// rewriteLegacy rebuilds a cosign image layer by layer: edit returns
+// the layer's annotations, or false to drop the layer.
+func rewriteLegacy(edit func(i int, ann map[string]string) (map[string]string, bool)) func(v1.Image) v1.Image {
 	return func(img v1.Image) v1.Image {
 		m, err := img.Manifest()
 		if err != nil {
@@ -912,15 +886,32 @@ func keepLayers(keep func(ann map[string]string) bool) func(v1.Image) v1.Image {
 		}
 		out := mutate.MediaType(base, m.MediaType)
 		for i, l := range ls {
-			if !keep(m.Layers[i].Annotations) {
+			ann, keep := edit(i, maps.Clone(m.Layers[i].Annotations))
+			if !keep {
 				continue
 			}
-			if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: m.Layers[i].Annotations, MediaType: m.Layers[i].MediaType}); err != nil {
+			if out, err = mutate.Append(out, mutate.Addendum{Layer: l, Annotations: ann, MediaType: m.Layers[i].MediaType}); err != nil {
 				panic(err)
 			}
 		}
 		return out
 	}
+}
+
+// relabelLegacy gives every layer of a cosign image a wrong predicateType.
+func relabelLegacy(img v1.Image) v1.Image {
+	return rewriteLegacy(func(i int, ann map[string]string) (map[string]string, bool) {
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["predicateType"] = []string{verify.SLSAPredicateType, verify.SPDXPredicateType, "x"}[i%3]
+		return ann, true
+	})(img)
+}
+
+// keepLayers rebuilds a cosign image with the layers keep accepts.
+func keepLayers(keep func(ann map[string]string) bool) func(v1.Image) v1.Image {
+	return rewriteLegacy(func(_ int, ann map[string]string) (map[string]string, bool) { return ann, keep(ann) })
 }
 
 // editReferrers has the proxy rewrite subject's referrers API answer.

@@ -29,6 +29,7 @@ type InputVuln struct {
 	Platform   string         `json:"platform"`
 	Digest     string         `json:"digest"`
 	Scanner    string         `json:"scanner"`
+	Signer     string         `json:"signer"` // who signed the scan`
 	DB         scan.DBStatus  `json:"db"`
 	ScannedAt  string         `json:"scannedAt"`
 	Counts     map[string]int `json:"counts"`
@@ -76,7 +77,7 @@ func newestScan(t *target) (*InputVuln, error) {
 			continue
 		}
 		bestAt = p.Metadata.ScanFinishedOn
-		best = &InputVuln{Platform: t.platform, Digest: t.ref.DigestStr(), Scanner: r.Scanner.Name + " " + r.Scanner.Version, DB: r.DB,
+		best = &InputVuln{Platform: t.platform, Digest: t.ref.DigestStr(), Scanner: r.Scanner.Name + " " + r.Scanner.Version, Signer: who(a), DB: r.DB,
 			ScannedAt: bestAt.UTC().Format(time.RFC3339), Counts: r.Counts(), Findings: nonNilFindings(r.Findings), Suppressed: nonNilFindings(r.Suppressed)}
 	}
 	return best, nil
@@ -130,7 +131,8 @@ func checkVulns(rep *Report, o Options, ts targets, now time.Time) []InputVuln {
 				continue
 			}
 		}
-		rep.add("vulnerabilities", t.ref.DigestStr(), true, "%s: scanned %s with %s (database built %s): %s", t.platform, v.ScannedAt, v.Scanner, v.DB.Built.UTC().Format(time.RFC3339), countList(v.Counts, len(v.Suppressed)))
+		c := rep.add("vulnerabilities", t.ref.DigestStr(), true, "%s: scanned %s with %s (database built %s): %s; signed by %s", t.platform, v.ScannedAt, v.Scanner, v.DB.Built.UTC().Format(time.RFC3339), countList(v.Counts, len(v.Suppressed)), v.Signer)
+		c.Signer = v.Signer
 	}
 	return out
 }

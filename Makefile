@@ -57,12 +57,15 @@ $(TOOLS)/policy-tester:
 
 # Full suite: real registry, real Debian base, real wheels, runc. The core
 # end-to-end tests fail rather than skip when their parts are missing.
-test: setup registry fixtures tools engines
+test: setup registry fixtures tools engines bench-tools
 	HARDEN_TEST_REGISTRY=$(REGISTRY) HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 HARDEN_REQUIRE_PIP=1 \
-		$(GO) test -race -count=1 ./...
+		$(GO) test -race -count=1 -timeout 40m ./...
 	# Every stage boundary of the resume test (a subset runs under -race),
 	# and the release fault sweep, which is too slow for -race.
 	HARDEN_REQUIRE_FIXTURES=1 HARDEN_REQUIRE_E2E=1 $(GO) test -count=1 -run '^(TestResume|TestReleaseFaultSweep)$$' ./internal/release
+	# Every benchmark once, so that none can break unseen; make bench is
+	# where the numbers come from.
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
 
 # Unit tests only: no setup, no root; end-to-end tests skip with a reason.
 test-short:

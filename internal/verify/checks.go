@@ -67,7 +67,7 @@ func checkStorage(rep *Report, ts targets) {
 	slices.Sort(rep.Storage)
 	switch {
 	case len(parts) == 0:
-		rep.add("storage", ts.root.ref.DigestStr(), false, "no signatures or attestations are stored with this image in %s. They live next to the image (OCI referrers and cosign sha256-<hex>.sig/.att tags), so a copy made with skopeo, crane or docker leaves them behind: copy the image with harden copy SOURCE@%s %s, or sign and attest it here (harden sign, harden attest)", ts.root.ref.Context(), ts.root.ref.DigestStr(), ts.root.ref.Context())
+		rep.add("storage", ts.root.ref.DigestStr(), false, "no signatures or attestations are stored with this image in %s. They live next to the image (OCI referrers and cosign sha256-<hex>.sig/.att tags), so a copy made with skopeo, crane or docker leaves them behind: copy it with them from where it was released, harden copy SOURCE-REPO@%s %s. An image never signed is released with harden release (or harden sign and harden attest)", ts.root.ref.Context(), ts.root.ref.DigestStr(), ts.root.ref.Context())
 	case total == 0:
 		rep.add("storage", ts.root.ref.DigestStr(), false, "%s; none is a valid entry for this image by the expected signer (see the signature check)", strings.Join(parts, "; "))
 	default:
@@ -101,7 +101,7 @@ func checkSignatures(rep *Report, o Options, ts targets) {
 			c.Signer, c.Candidates = who(s), candidates(t.sigs, nil)
 			continue
 		}
-		reason := "not signed: no signature was found; sign it with harden sign"
+		reason := "not signed: no signature is stored with it (see the storage check)"
 		if rej := rejections(t, isSignatureKind); rej != "" {
 			reason = "no signature by " + expected(o) + " verifies: " + rej
 		}

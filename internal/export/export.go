@@ -143,15 +143,18 @@ type Served struct {
 	Orig  name.Digest // as it was exported
 	srv   *http.Server
 	ln    net.Listener
-	names *strings.Replacer // loopback address -> layout directory
+	// names shows the served repository as the exported one, and the
+	// loopback address as the layout directory.
+	names *strings.Replacer
 }
 
 // Close stops the registry.
 func (s *Served) Close() error { return s.srv.Close() }
 
-// HideText shows the loopback registry's address in t as the layout
-// directory: the address is an internal detail, the directory is what
-// the user named.
+// HideText shows the served repository in t as the exported one, and
+// any other mention of the loopback registry as the layout directory:
+// the address is an internal detail, the directory is what the user
+// named.
 func (s *Served) HideText(t string) string { return s.names.Replace(t) }
 
 // Hide is HideText for an error; the error chain (and so its exit code)
@@ -208,13 +211,15 @@ func Serve(ctx context.Context, dir string) (*Served, error) {
 		ggcrregistry.WithBlobHandler(layoutBlobs{dir: dir}))}
 	go func() { _ = srv.Serve(ln) }()
 	addr := ln.Addr().String()
-	s := &Served{srv: srv, ln: ln, Orig: orig, names: strings.NewReplacer("http://"+addr, dir, addr, dir)}
+	s := &Served{srv: srv, ln: ln, Orig: orig}
 	repo, err := name.NewRepository(addr+"/"+orig.Context().RepositoryStr(), name.Insecure)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.Image = repo.Digest(orig.DigestStr())
+	// The repository first: at one position the first matching pair wins.
+	s.names = strings.NewReplacer(repo.String(), orig.Context().String(), "http://"+addr, dir, addr, dir)
 	ropts := []remote.Option{remote.WithContext(ctx)}
 	// Subjects before their referrers, so the registry can index them.
 	for _, role := range []string{"image", "referrer", "tag"} {

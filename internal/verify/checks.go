@@ -50,7 +50,10 @@ func checkStorage(rep *Report, ts targets) {
 				found[ig.Layout]++
 			}
 		}
-		for _, v := range append(append([]Verified{}, t.sigs...), t.atts...) {
+		for _, v := range t.sigs {
+			usable[v.Layout]++
+		}
+		for _, v := range t.atts {
 			usable[v.Layout]++
 		}
 	}

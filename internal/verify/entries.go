@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -160,7 +159,7 @@ func (v *verifier) referrer(t *target, r attach.FoundReferrer, digest []byte) en
 	// SBOMs are checked per platform. An index's copies are skipped by
 	// the claim in their payload: the claim is signed, so a false one
 	// could not have verified, and a true one would not be used.
-	if t.platform == "" && isSBOM(claimedType(env.GetPayload())) {
+	if t.platform == "" && isSBOM(claimOf(env.GetPayload(), nil).kind) {
 		return entryResult{skip: true}
 	}
 	vr, err := v.verifyBundle(&b, digest)
@@ -248,7 +247,7 @@ func (v *verifier) legacyEntry(ctx context.Context, t *target, s oci.Signature, 
 		}
 		return entryResult{ign: &ig}
 	}
-	if att && t.platform == "" && isSBOM(legacyClaim(payload, nil, true).kind) {
+	if att && t.platform == "" && isSBOM(claimOf(envelopeStatement(payload), nil).kind) {
 		return entryResult{skip: true}
 	}
 	co := v.checkOpts(att)
@@ -288,11 +287,8 @@ func (v *verifier) legacyEntry(ctx context.Context, t *target, s oci.Signature, 
 		}
 	}
 	if att {
-		var env struct {
-			Payload string `json:"payload"`
-		}
-		body, err := base64.StdEncoding.DecodeString(gjsonPayload(payload, &env))
-		if err != nil || json.Unmarshal(body, &vr.Statement) != nil {
+		body := envelopeStatement(payload)
+		if json.Unmarshal(body, &vr.Statement) != nil {
 			return entryResult{ign: &attach.Ignored{Subject: t.ref.DigestStr(), Layout: attach.LayoutLegacy, Entry: entry, Reason: "the verified envelope does not hold a JSON statement"}}
 		}
 		vr.PredicateType, _ = vr.Statement["predicateType"].(string)
@@ -303,11 +299,14 @@ func (v *verifier) legacyEntry(ctx context.Context, t *target, s oci.Signature, 
 	return entryResult{ok: vr}
 }
 
-func gjsonPayload(raw []byte, env *struct {
-	Payload string `json:"payload"`
-}) string {
-	if json.Unmarshal(raw, env) != nil {
-		return ""
+// envelopeStatement is the decoded payload of a DSSE envelope in JSON
+// (a cosign .att layer), or nil.
+func envelopeStatement(raw []byte) []byte {
+	var env struct {
+		Payload []byte `json:"payload"` // base64, decoded by encoding/json
+	}
+	if json.Unmarshal(raw, &env) != nil {
+		return nil
 	}
 	return env.Payload
 }
@@ -353,18 +352,6 @@ func summarizeCert(c *x509.Certificate) *certificate.Summary {
 	return &s
 }
 
-// claimedType is the predicate type an in-toto payload claims, read
-// without trusting it and without decoding the predicate.
-func claimedType(payload []byte) string {
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	if json.Unmarshal(payload, &st) != nil {
-		return ""
-	}
-	return st.PredicateType
-}
-
 // claimOf reads an in-toto statement payload without trusting it.
 func claimOf(payload []byte, cert *x509.Certificate) claim {
 	c := claim{cert: summarizeCert(cert)}
@@ -391,11 +378,7 @@ func claimOf(payload []byte, cert *x509.Certificate) claim {
 
 func legacyClaim(payload []byte, cert *x509.Certificate, att bool) claim {
 	if att {
-		var env struct {
-			Payload string `json:"payload"`
-		}
-		body, _ := base64.StdEncoding.DecodeString(gjsonPayload(payload, &env))
-		return claimOf(body, cert)
+		return claimOf(envelopeStatement(payload), cert)
 	}
 	c := claim{kind: kindSignature, cert: summarizeCert(cert)}
 	var ss struct {

@@ -160,6 +160,7 @@ func (ts targets) all() []*target {
 func Verify(ctx context.Context, o Options) (*Report, error) {
 	var orig string
 	rewrite := func(s string) string { return s }
+	hide := func(err error) error { return err }
 	if o.Layout != "" {
 		s, err := export.Serve(ctx, o.Layout)
 		if err != nil {
@@ -173,12 +174,11 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 		o.Registry = registry.New(registry.WithKeychain(authn.NewMultiKeychain()))
 		// Nothing shown to the user names the loopback registry that
 		// serves the layout inside this process.
-		served, origRepo := s.Image.Context().String(), s.Orig.Context().String()
-		rewrite = func(t string) string { return s.HideText(strings.ReplaceAll(t, served, origRepo)) }
+		rewrite, hide = s.HideText, s.Hide
 	}
 	rep, err := run(ctx, o)
 	if err != nil {
-		return nil, rewriteErr(err, rewrite)
+		return nil, hide(err)
 	}
 	if orig != "" {
 		rep.Image = orig
@@ -278,23 +278,6 @@ func (r *Report) rewrite(f func(string) string) {
 	if r.Input != nil {
 		r.Input.Checks = r.Checks
 	}
-}
-
-// rewrittenError keeps err's chain (and so its exit code) with a
-// rewritten message.
-type rewrittenError struct {
-	err error
-	msg string
-}
-
-func (e *rewrittenError) Error() string { return e.msg }
-func (e *rewrittenError) Unwrap() error { return e.err }
-
-func rewriteErr(err error, f func(string) string) error {
-	if m := f(err.Error()); m != err.Error() {
-		return &rewrittenError{err: err, msg: m}
-	}
-	return err
 }
 
 // evaluate runs the Rego policies over the input; each deny is a failed

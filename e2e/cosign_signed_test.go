@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/provenance"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
@@ -35,7 +35,7 @@ func TestCosignSignedVerifiesWithHarden(t *testing.T) {
 	if r := run(t, nil, "sbom", "--config", pr.Config, "--out", out); r.code != 0 {
 		t.Fatalf("sbom: %s", r)
 	}
-	rec, err := build.ReadRecord(filepath.Join(out, "build.json"))
+	rec, err := buildrecord.ReadRecord(filepath.Join(out, "build.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/harden-dev/harden/internal/attach"
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/provenance"
@@ -196,7 +196,7 @@ func AttestRelease(ctx context.Context, p Params, types []string) (*Report, erro
 
 // Statements builds the in-toto statements for the release.
 func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name.Digest, types []string) ([]Statement, error) {
-	_, rec, err := build.ReadOutput(p.Out)
+	_, rec, err := buildrecord.ReadOutput(p.Out)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func vulnStatement(pr *scan.PlatformReport, plat, index name.Digest) ([]byte, er
 // WriteSBOMs generates the SBOMs of the build in out and writes them to
 // dir (default <out>/sbom), returning the files written.
 func WriteSBOMs(ctx context.Context, out, dir string, formats []sbom.Format, repo, version string) ([]string, error) {
-	_, rec, err := build.ReadOutput(out)
+	_, rec, err := buildrecord.ReadOutput(out)
 	if err != nil {
 		return nil, err
 	}

@@ -4,21 +4,24 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/harden-dev/harden/internal/baseimage"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
@@ -39,6 +42,13 @@ type Options struct {
 	Registry *registry.Client
 	Epoch    time.Time
 	Git      gitinfo.Info
+	// BlobDir is where the layers harden adds are written, as files named
+	// by digest (an OCI layout's blobs/sha256 when the build is written
+	// out). Nothing of the image is held in memory.
+	BlobDir string
+	// Layering, when set, is the layer format to reproduce (harden
+	// rebuild); otherwise the current format with the config's settings.
+	Layering *buildrecord.Layering
 	// Picks, when set, are the exact files to install per platform
 	// ("linux/amd64"), replacing selection from the lock. harden rebuild
 	// replays a provenance's wheels this way.
@@ -46,21 +56,28 @@ type Options struct {
 	// BaseRepository, when set, is where the base is pulled from (a
 	// mirror); the pinned digest and the recorded base name stay.
 	BaseRepository string
-	// Base, when set, is the base already inspected (InspectBase), so its
-	// layers are not read again.
-	Base *Base
+	// Base, when set, is the base already inspected, so its layers are
+	// not read again.
+	Base *baseimage.Base
 	// Log receives one line per step; nil discards.
 	Log func(format string, args ...any)
 }
 
-// Build produces the image index in memory. Base layers stay lazy until
-// the index is written or pushed.
-func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
+// Build produces the image index. The layers harden adds are files in
+// o.BlobDir; base layers stay lazy until the index is written or pushed.
+func Build(ctx context.Context, o Options) (v1.ImageIndex, *buildrecord.Record, error) {
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
+	if o.BlobDir == "" {
+		return nil, nil, errors.New("internal: build without a blob directory")
+	}
 	logf := o.Log
 	c := o.Config
+	lay, err := layeringFor(o)
+	if err != nil {
+		return nil, nil, err
+	}
 	baseRef, err := c.BaseRef()
 	if err != nil {
 		return nil, nil, errs.Input(err)
@@ -75,20 +92,23 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 	}
 	base := o.Base
 	if base == nil {
-		if base, err = inspect(ctx, o.Registry, pullRef, c.Platforms); err != nil {
+		if base, err = baseimage.Inspect(ctx, o.Registry, pullRef, c.Platforms); err != nil {
 			return nil, nil, err
 		}
-	} else if base.ref.DigestStr() != baseRef.DigestStr() {
-		return nil, nil, fmt.Errorf("build: the inspected base is %s, not the configured %s", base.ref, baseRef)
+	} else if base.Ref.DigestStr() != baseRef.DigestStr() {
+		return nil, nil, fmt.Errorf("build: the inspected base is %s, not the configured %s", base.Ref, baseRef)
 	}
-	rec := &Record{
-		SchemaVersion:   RecordSchema,
+	rec := &buildrecord.Record{
+		SchemaVersion:   buildrecord.Schema,
 		Name:            c.Name,
 		Version:         c.Version,
-		Base:            BaseRecord{Name: baseName(c.Base), Digest: baseRef.DigestStr(), Ref: baseRef.String()},
-		Lock:            LockRecord{Path: relTo(c.Dir, o.Lock.Path), Digest: o.Lock.Digest},
+		Base:            buildrecord.BaseRecord{Name: baseName(c.Base), Digest: baseRef.DigestStr(), Ref: baseRef.String()},
+		Lock:            buildrecord.LockRecord{Path: relTo(c.Dir, o.Lock.Path), Digest: o.Lock.Digest},
 		SourceDateEpoch: o.Epoch.Unix(),
-		Source:          SourceRecord{URL: firstNonEmpty(c.Source.URL, o.Git.RemoteURL), Revision: firstNonEmpty(c.Source.Revision, o.Git.Commit)},
+		Source:          buildrecord.SourceRecord{URL: firstNonEmpty(c.Source.URL, o.Git.RemoteURL), Revision: firstNonEmpty(c.Source.Revision, o.Git.Commit)},
+	}
+	if lay.Format != buildrecord.FirstFormat {
+		rec.Layering = &lay
 	}
 	requested := map[string]bool{}
 	if o.Input != nil {
@@ -102,14 +122,14 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var adds []mutate.IndexAddendum
-	for _, b := range base.platforms {
-		logf("%s: installing wheels", b.platform)
-		img, prec, err := buildPlatform(ctx, o, b, requested, rec)
+	for i := range base.Platforms {
+		p := &base.Platforms[i]
+		logf("%s: installing wheels", p.Name)
+		img, prec, err := buildPlatform(ctx, o, lay, p, requested, rec)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", b.platform, err)
+			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
-		plat := b.desc.Platform
-		adds = append(adds, mutate.IndexAddendum{Add: plainImage{img}, Descriptor: v1.Descriptor{Platform: plat}})
+		adds = append(adds, mutate.IndexAddendum{Add: plainImage{img}, Descriptor: v1.Descriptor{Platform: p.Desc.Platform}})
 		rec.Platforms = append(rec.Platforms, *prec)
 	}
 	idx = mutate.AppendManifests(idx, adds...)
@@ -129,6 +149,20 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *Record, error) {
 	return idx, rec, nil
 }
 
+// layeringFor is the layer format to build: the one given (a rebuild)
+// or the current one with the config's wheel layer settings.
+func layeringFor(o Options) (buildrecord.Layering, error) {
+	if o.Layering != nil {
+		if err := o.Layering.Check(); err != nil {
+			return buildrecord.Layering{}, errs.Input(err)
+		}
+		return *o.Layering, nil
+	}
+	b := o.Config.BuildSettings()
+	return buildrecord.Layering{Format: buildrecord.CurrentFormat, Compression: layer.ParallelGzip,
+		WheelLayerThreshold: int64(b.WheelLayerThreshold), MaxWheelLayers: *b.MaxWheelLayers}, nil
+}
+
 // plainImage keeps go-containerregistry from writing the config media type
 // as artifactType in the index descriptor: these are images, not
 // artifacts, and BuildKit-built indexes carry no artifactType either.
@@ -136,115 +170,78 @@ type plainImage struct{ v1.Image }
 
 func (plainImage) ArtifactType() (string, error) { return "", nil }
 
-type basePlatform struct {
-	platform string
-	desc     v1.Descriptor
-	img      v1.Image
-	config   *v1.ConfigFile // set by inspect
-	fs       *layer.Tree    // the files keepForBuild keeps, set by inspect
+// installedWheel is one wheel in the platform's tree.
+type installedWheel struct {
+	pick  wheels.Pick
+	files []string // absolute paths it installed
+	size  int64    // bytes of its regular files
 }
 
-// basePlatforms pulls the base by digest and picks the manifest of every
-// requested platform.
-func basePlatforms(ctx context.Context, rc *registry.Client, ref name.Digest, platforms []string) ([]basePlatform, error) {
-	idx, err := rc.Index(ctx, ref)
-	if registry.IsNotIndex(err) {
-		img, err := rc.Image(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("read base config: %w", err)
-		}
-		p := cf.Platform()
-		if p == nil || len(platforms) != 1 || p.String() != platforms[0] {
-			return nil, errs.Input(fmt.Errorf("base %s is a single-platform image (%v) but platforms are %v; pin the base's multi-platform index digest (harden base resolve) or set platforms to match", ref, p, platforms))
-		}
-		m, err := img.Manifest()
-		if err != nil {
-			return nil, err
-		}
-		d, _ := img.Digest()
-		return []basePlatform{{platform: platforms[0], img: img, desc: v1.Descriptor{Digest: d, MediaType: m.MediaType, Platform: p}}}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("read base index: %w", err)
-	}
-	var out []basePlatform
-	for _, want := range platforms {
-		wp, err := v1.ParsePlatform(want)
-		if err != nil {
-			return nil, errs.Input(fmt.Errorf("platform %q: %w", want, err))
-		}
-		var found *v1.Descriptor
-		var have []string
-		for i, m := range im.Manifests {
-			if m.Platform == nil {
-				continue
-			}
-			have = append(have, m.Platform.String())
-			if registry.PlatformMatches(*m.Platform, *wp) {
-				found = &im.Manifests[i]
-				break
-			}
-		}
-		if found == nil {
-			return nil, errs.Input(fmt.Errorf("base %s has no %s manifest (it has %s); remove %s from platforms or choose another base", ref, want, strings.Join(have, ", "), want))
-		}
-		img, err := idx.Image(found.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("read base %s manifest: %w", want, err)
-		}
-		out = append(out, basePlatform{platform: want, desc: *found, img: img})
-	}
-	return out, nil
-}
-
-func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map[string]bool, rec *Record) (v1.Image, *PlatformRecord, error) {
+func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *baseimage.Platform, requested map[string]bool, rec *buildrecord.Record) (v1.Image, *buildrecord.PlatformRecord, error) {
 	c, logf := o.Config, o.Log
-	fs := b.fs
-	t, err := targetOf(c, b.platform, fs, b.config)
+	fs := p.FS
+	t, err := p.Target(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	env, target, menv := &t.Python, t.Wheel, t.Env
+	env := &t.Python
 	var picks []wheels.Pick
 	if o.Picks != nil {
-		picks = append(picks, o.Picks[b.platform]...)
-	} else if picks, err = wheels.Select(ctx, o.Source, o.Lock, target, menv, b.platform); err != nil {
+		picks = append(picks, o.Picks[p.Name]...)
+	} else if picks, err = wheels.Select(ctx, o.Source, o.Lock, t.Wheel, t.Env, p.Name); err != nil {
 		return nil, nil, err
 	}
 	sort.Slice(picks, func(i, j int) bool { return picks[i].Req.Key < picks[j].Req.Key })
 
+	limits := c.BuildSettings()
+	// The tree holds metadata; wheel members stream from the open wheel
+	// files when the layers are written, below.
 	wheelTree := layer.New()
-	prec := &PlatformRecord{Platform: b.platform, BaseDigest: b.desc.Digest.String(), Python: *env}
+	prec := &buildrecord.PlatformRecord{Platform: p.Name, BaseDigest: p.Desc.Digest.String(), Python: *env}
 	scheme := wheel.Scheme{Purelib: env.Purelib, Platlib: env.Platlib, Scripts: env.Scripts, Data: env.Data, Headers: env.Headers}
-	for _, p := range picks {
-		sum, err := lockedHash(p)
+	var installed []installedWheel
+	var total int64
+	for _, pk := range picks {
+		sum, err := lockedHash(pk)
 		if err != nil {
 			return nil, nil, err
 		}
-		data, err := o.Cache.Fetch(ctx, o.Source, p.File, sum)
+		fh, err := o.Cache.Open(ctx, o.Source, pk.File, sum)
 		if err != nil {
 			return nil, nil, err
 		}
-		inst, err := wheel.Install(bytes.NewReader(data), int64(len(data)), p.File.Filename, wheelTree, wheel.InstallOptions{
-			Scheme: scheme, Interpreter: env.Interpreter, Requested: requested[p.Req.Key], Installer: "harden"})
+		defer fh.Close()
+		size, err := wheels.Size(fh)
 		if err != nil {
-			return nil, nil, errs.Input(fmt.Errorf("install %s: %w", p.File.Filename, err))
+			return nil, nil, fmt.Errorf("read %s: %w", pk.File.Filename, err)
+		}
+		inst, err := wheel.Install(fh, size, pk.File.Filename, wheelTree, wheel.InstallOptions{
+			Scheme: scheme, Interpreter: env.Interpreter, Requested: requested[pk.Req.Key], Installer: "harden", MaxSize: int64(limits.MaxWheelSize)})
+		var se *wheel.SizeError
+		if errors.As(err, &se) {
+			return nil, nil, errs.Input(fmt.Errorf("%w; if the wheel is meant to be this large, raise build.maxWheelSize in harden.yaml", err))
+		}
+		if err != nil {
+			return nil, nil, errs.Input(fmt.Errorf("install %s: %w", pk.File.Filename, err))
 		}
 		for _, w := range inst.Warnings {
-			logf("%s: warning: %s: %s", b.platform, p.File.Filename, w)
+			logf("%s: warning: %s: %s", p.Name, pk.File.Filename, w)
 		}
-		if !sameName(inst.Name, p.Req.Name) {
-			return nil, nil, errs.Input(fmt.Errorf("%s declares project %q in its METADATA but the lock pins %q; the file is mislabelled: remove it from the index", p.File.Filename, inst.Name, p.Req.Name))
+		if !sameName(inst.Name, pk.Req.Name) {
+			return nil, nil, errs.Input(fmt.Errorf("%s declares project %q in its METADATA but the lock pins %q; the file is mislabelled: remove it from the index", pk.File.Filename, inst.Name, pk.Req.Name))
 		}
-		prec.Wheels = append(prec.Wheels, WheelRecord{Name: p.Req.Key, Version: p.Req.Version, Filename: p.File.Filename, SHA256: sum, URL: p.File.URL})
+		iw := installedWheel{pick: pk, files: inst.Files}
+		for _, f := range inst.Files {
+			if e, ok := wheelTree.Get(f); ok {
+				iw.size += e.Size
+			}
+		}
+		if total += iw.size; total > int64(limits.MaxInstalledSize) {
+			return nil, nil, errs.Input(fmt.Errorf("the locked wheels install more than %s (the limit build.maxInstalledSize in harden.yaml), %s of it by %s; raise the limit if the image is meant to be this large",
+				humanSize(int64(limits.MaxInstalledSize)), humanSize(iw.size), pk.File.Filename))
+		}
+		installed = append(installed, iw)
+		prec.Wheels = append(prec.Wheels, buildrecord.WheelRecord{Name: pk.Req.Key, Version: pk.Req.Version, Filename: pk.File.Filename, SHA256: sum, URL: pk.File.URL})
 	}
 	if err := shadowBaseDists(fs, wheelTree, scheme, picks); err != nil {
 		return nil, nil, err
@@ -254,31 +251,56 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 		return nil, nil, errs.Input(err)
 	}
 	mt := types.OCILayer
-	if b.desc.MediaType == types.DockerManifestSchema2 {
+	if p.Desc.MediaType == types.DockerManifestSchema2 {
 		mt = types.DockerLayer
 	}
-	userLayer, err := userTree.Layer(o.Epoch, mt)
-	if err != nil {
-		return nil, nil, err
-	}
-	wheelLayer, err := wheelTree.Layer(o.Epoch, mt)
-	if err != nil {
-		return nil, nil, err
-	}
 	created := v1.Time{Time: o.Epoch}
-	img, err := mutate.Append(b.img,
-		mutate.Addendum{Layer: userLayer, History: v1.History{Created: created, CreatedBy: fmt.Sprintf("harden: user %s (%d:%d)", c.User.Name, c.User.UID, c.User.GID), Comment: "harden"}},
-		mutate.Addendum{Layer: wheelLayer, History: v1.History{Created: created, CreatedBy: fmt.Sprintf("harden: install %d locked wheels (lock %s)", len(picks), o.Lock.Digest), Comment: "harden"}},
-	)
+	w := layer.Writer{Dir: o.BlobDir, Compression: lay.Compression, Workers: min(runtime.GOMAXPROCS(0), 8)}
+	var adds []mutate.Addendum
+	addLayer := func(tr *layer.Tree, mtime time.Time, createdBy string) error {
+		b, err := w.WriteTree(tr, mtime, mt)
+		if err != nil {
+			return fmt.Errorf("write layer (%s): %w", createdBy, err)
+		}
+		adds = append(adds, mutate.Addendum{Layer: b.Layer(), History: v1.History{Created: created, CreatedBy: createdBy, Comment: "harden"}})
+		prec.AppLayers = append(prec.AppLayers, b.DiffID.String())
+		return nil
+	}
+	if err := addLayer(userTree, o.Epoch, fmt.Sprintf("harden: user %s (%d:%d)", c.User.Name, c.User.UID, c.User.GID)); err != nil {
+		return nil, nil, err
+	}
+	wheelMtime := o.Epoch
+	own := []installedWheel(nil)
+	if lay.Format != buildrecord.FirstFormat {
+		wheelMtime = buildrecord.WheelMtime
+		own = ownLayers(installed, lay)
+	}
+	ownTrees := make([]*layer.Tree, len(own))
+	for i, iw := range own {
+		ownTrees[i] = layer.New()
+		for _, f := range iw.files {
+			e, ok := wheelTree.Remove(f)
+			if !ok {
+				return nil, nil, fmt.Errorf("internal: %s lost %s", iw.pick.File.Filename, f)
+			}
+			if err := ownTrees[i].Add(*e); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	shared := len(picks) - len(own)
+	if err := addLayer(wheelTree, wheelMtime, fmt.Sprintf("harden: install %d locked wheels (lock %s)", shared, o.Lock.Digest)); err != nil {
+		return nil, nil, err
+	}
+	for i, iw := range own {
+		logf("%s: %s (%s installed) in a layer of its own", p.Name, iw.pick.File.Filename, humanSize(iw.size))
+		if err := addLayer(ownTrees[i], wheelMtime, fmt.Sprintf("harden: install %s (sha256:%s)", iw.pick.File.Filename, iw.pick.File.SHA256)); err != nil {
+			return nil, nil, err
+		}
+	}
+	img, err := mutate.Append(p.Image, adds...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("append layers: %w", err)
-	}
-	for _, l := range []v1.Layer{userLayer, wheelLayer} {
-		d, err := l.DiffID()
-		if err != nil {
-			return nil, nil, fmt.Errorf("layer diff id: %w", err)
-		}
-		prec.AppLayers = append(prec.AppLayers, d.String())
 	}
 	ncf, err := img.ConfigFile()
 	if err != nil {
@@ -291,12 +313,12 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 	ncf.Config.Cmd = append([]string(nil), c.Cmd...)
 	ncf.Config.WorkingDir = firstNonEmpty(c.WorkingDir, home)
 	ncf.Config.Env = mergeEnv(ncf.Config.Env, c.Env, home)
-	ncf.Config.Labels = labels(ncf.Config.Labels, c, rec, b.desc.Digest.String(), o.Epoch)
+	ncf.Config.Labels = labels(ncf.Config.Labels, c, rec, p.Desc.Digest.String(), o.Epoch)
 	img, err = mutate.ConfigFile(img, ncf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("set image config: %w", err)
 	}
-	if b.desc.MediaType == types.DockerManifestSchema2 {
+	if p.Desc.MediaType == types.DockerManifestSchema2 {
 		img = mutate.MediaType(img, types.DockerManifestSchema2)
 	} else {
 		img = mutate.MediaType(img, types.OCIManifestSchema1)
@@ -304,6 +326,28 @@ func buildPlatform(ctx context.Context, o Options, b basePlatform, requested map
 	}
 	return img, prec, nil
 }
+
+// ownLayers picks the wheels that get a layer of their own: those that
+// install at least the threshold, the largest first, at most
+// MaxWheelLayers of them; returned in lock (name) order, so the layer
+// order only changes when the set does.
+func ownLayers(installed []installedWheel, lay buildrecord.Layering) []installedWheel {
+	var big []installedWheel
+	for _, iw := range installed {
+		if lay.WheelLayerThreshold > 0 && iw.size >= lay.WheelLayerThreshold {
+			big = append(big, iw)
+		}
+	}
+	sort.SliceStable(big, func(i, j int) bool { return big[i].size > big[j].size })
+	if len(big) > lay.MaxWheelLayers {
+		big = big[:lay.MaxWheelLayers]
+	}
+	sort.Slice(big, func(i, j int) bool { return big[i].pick.Req.Key < big[j].pick.Req.Key })
+	return big
+}
+
+// humanSize prints n in binary units.
+func humanSize(n int64) string { return units.BytesSize(float64(n)) }
 
 func lockedHash(p wheels.Pick) (string, error) {
 	for _, h := range p.Req.Hashes {
@@ -373,7 +417,7 @@ func mergeEnv(base []string, set map[string]string, home string) []string {
 	return out
 }
 
-func labels(base map[string]string, c *config.Config, rec *Record, baseDigest string, epoch time.Time) map[string]string {
+func labels(base map[string]string, c *config.Config, rec *buildrecord.Record, baseDigest string, epoch time.Time) map[string]string {
 	out := map[string]string{}
 	for k, v := range base {
 		out[k] = v

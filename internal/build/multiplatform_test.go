@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/harden-dev/harden/internal/baseimage"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/layer"
 	"github.com/harden-dev/harden/internal/lock"
@@ -42,11 +44,11 @@ func debianBase(t *testing.T, arch, triplet string) v1.Image {
 	_ = tr.Add(layer.Entry{Path: "etc/passwd", Type: tar.TypeReg, Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\n")})
 	_ = tr.Add(layer.Entry{Path: "etc/group", Type: tar.TypeReg, Mode: 0o644, Data: []byte("root:x:0:\n")})
 	_ = tr.Add(layer.Entry{Path: "tmp", Type: tar.TypeDir, Mode: 0o1777})
-	l, err := tr.Layer(epoch, types.OCILayer)
+	b, err := layer.Writer{Dir: t.TempDir(), Compression: layer.Gzip}.WriteTree(tr, epoch, types.OCILayer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, l)
+	img, err := mutate.AppendLayers(empty.Image, b.Layer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +122,11 @@ entrypoint: [pgcli]
 	return &fixture{cfg: cfg, lock: lf, input: in, src: wheels.NewDir(dir), reg: reg, blobs: blobs}
 }
 
-func (f *fixture) build(t *testing.T) (v1.ImageIndex, *Record, error) {
+func (f *fixture) build(t *testing.T) (v1.ImageIndex, *buildrecord.Record, error) {
 	t.Helper()
 	cache, _ := wheels.NewCache(t.TempDir())
 	return Build(context.Background(), Options{Config: f.cfg, Lock: f.lock, Input: f.input, Source: f.src,
-		Cache: cache, Registry: registry.New(), Epoch: epoch})
+		Cache: cache, Registry: registry.New(), Epoch: epoch, BlobDir: t.TempDir()})
 }
 
 func layerFiles(t *testing.T, l v1.Layer) map[string]*tar.Header {
@@ -207,12 +209,19 @@ func TestBuildMultiPlatform(t *testing.T) {
 		if files[site+"/purepkg-1.0.dist-info/REQUESTED"] == nil || files[site+"/natpkg-2.0.dist-info/REQUESTED"] != nil {
 			t.Errorf("%s: REQUESTED must mark only top-level requirements", want.platform)
 		}
+		// Wheel layers carry a fixed mtime, so they depend on the wheels
+		// only; the user layer carries SOURCE_DATE_EPOCH.
 		for p, h := range files {
-			if !h.ModTime.Equal(epoch) || h.Uid != 0 || h.Gid != 0 {
+			if !h.ModTime.Equal(buildrecord.WheelMtime) || h.Uid != 0 || h.Gid != 0 {
 				t.Errorf("%s: %s has mtime %v owner %d:%d", want.platform, p, h.ModTime, h.Uid, h.Gid)
 			}
 		}
 		user := layerFiles(t, ls[1])
+		for p, h := range user {
+			if !h.ModTime.Equal(epoch) {
+				t.Errorf("%s: user layer %s has mtime %v", want.platform, p, h.ModTime)
+			}
+		}
 		if h := user["/home/pgcli"]; h == nil || h.Uid != 10001 || h.Gid != 10001 {
 			t.Errorf("%s: home dir %+v", want.platform, h)
 		}
@@ -231,7 +240,7 @@ func TestBuildPlatformMissingFromBase(t *testing.T) {
 	}
 }
 
-// TestBuildFromInspectedBase: a base read once by InspectBase gives the
+// TestBuildFromInspectedBase: a base read once by baseimage.InspectConfig gives the
 // targets (what harden lock and the release's lock stage use) and the same
 // image as a build that reads the base itself, without reading a blob again.
 func TestBuildFromInspectedBase(t *testing.T) {
@@ -240,7 +249,7 @@ func TestBuildFromInspectedBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := InspectBase(context.Background(), registry.New(), f.cfg)
+	base, err := baseimage.InspectConfig(context.Background(), registry.New(), f.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +267,7 @@ func TestBuildFromInspectedBase(t *testing.T) {
 	read := f.blobs.Load()
 	cache, _ := wheels.NewCache(t.TempDir())
 	_, rec, err := Build(context.Background(), Options{Config: f.cfg, Lock: f.lock, Input: f.input, Source: f.src,
-		Cache: cache, Registry: registry.New(), Epoch: epoch, Base: base})
+		Cache: cache, Registry: registry.New(), Epoch: epoch, Base: base, BlobDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +281,7 @@ func TestBuildFromInspectedBase(t *testing.T) {
 	other := *f.cfg
 	other.Base = f.reg + "/library/python:3.11@sha256:" + strings.Repeat("0", 64)
 	if _, _, err := Build(context.Background(), Options{Config: &other, Lock: f.lock, Input: f.input, Source: f.src,
-		Cache: cache, Registry: registry.New(), Epoch: epoch, Base: base}); err == nil || !strings.Contains(err.Error(), "not the configured") {
+		Cache: cache, Registry: registry.New(), Epoch: epoch, Base: base, BlobDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "not the configured") {
 		t.Errorf("a build given another base: %v", err)
 	}
 }

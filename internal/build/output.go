@@ -9,30 +9,39 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
-	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/fsutil"
 )
 
-// Output directory layout written by harden build.
-const (
-	LayoutDir  = "oci"        // OCI image layout holding the index
-	RecordFile = "build.json" // the build record
-)
+// stage is an output directory being written: a sibling temporary
+// directory moved into place by commit, removed by discard. A failed
+// build leaves no partial output.
+type stage struct {
+	dir, tmp string
+}
 
-// WriteOutput writes the index as an OCI layout and the record beside it
-// under dir. Everything is staged in a sibling temporary directory and
-// moved into place at the end: a failed build leaves no partial output.
-func WriteOutput(dir string, idx v1.ImageIndex, rec *Record) error {
+func newStage(dir string) (*stage, error) {
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", parent, err)
+		return nil, fmt.Errorf("create %s: %w", parent, err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("stage output: %w", err)
+		return nil, fmt.Errorf("stage output: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	p, err := layout.Write(filepath.Join(tmp, LayoutDir), empty.Index)
+	return &stage{dir: dir, tmp: tmp}, nil
+}
+
+// blobDir is where the build writes its layers: the staged layout's
+// blobs, so writing the layout finds them in place.
+func (s *stage) blobDir() string {
+	return filepath.Join(s.tmp, buildrecord.LayoutDir, "blobs", "sha256")
+}
+
+// commit writes the index as an OCI layout (pulling the base layers) and
+// the record beside it, then moves the directory into place.
+func (s *stage) commit(idx v1.ImageIndex, rec *buildrecord.Record) error {
+	p, err := layout.Write(filepath.Join(s.tmp, buildrecord.LayoutDir), empty.Index)
 	if err != nil {
 		return fmt.Errorf("create OCI layout: %w", err)
 	}
@@ -40,37 +49,13 @@ func WriteOutput(dir string, idx v1.ImageIndex, rec *Record) error {
 	if err := p.AppendIndex(idx, layout.WithAnnotations(ann)); err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
-	if err := WriteRecord(filepath.Join(tmp, RecordFile), rec); err != nil {
+	if err := buildrecord.WriteRecord(filepath.Join(s.tmp, buildrecord.RecordFile), rec); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(s.tmp, 0o755); err != nil {
 		return err
 	}
-	return fsutil.ReplaceDir(tmp, dir)
+	return fsutil.ReplaceDir(s.tmp, s.dir)
 }
 
-// ReadOutput opens what WriteOutput wrote and checks that the record and
-// the layout agree on the digest.
-func ReadOutput(dir string) (v1.ImageIndex, *Record, error) {
-	rec, err := ReadRecord(filepath.Join(dir, RecordFile))
-	if err != nil {
-		return nil, nil, errs.Input(err)
-	}
-	p, err := layout.FromPath(filepath.Join(dir, LayoutDir))
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("open OCI layout in %s: %w; run harden build first", dir, err))
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("read %s: %w", dir, err))
-	}
-	h, err := v1.NewHash(rec.Digest)
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("%s: bad digest %q in build record", dir, rec.Digest))
-	}
-	idx, err := top.ImageIndex(h)
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("%s: the layout has no index %s named by build.json; rebuild: %w", dir, rec.Digest, err))
-	}
-	return idx, rec, nil
-}
+func (s *stage) discard() { os.RemoveAll(s.tmp) }

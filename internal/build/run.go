@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/harden-dev/harden/internal/baseimage"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
 	"github.com/harden-dev/harden/internal/project"
@@ -24,58 +26,39 @@ type Params struct {
 	Registry        *registry.Client
 	HTTPClient      *http.Client
 	Log             func(format string, args ...any)
-	// Base, when set, is the base already read by InspectBase.
-	Base *Base
+	// Base, when set, is the base already read by baseimage.Inspect.
+	Base *baseimage.Base
 }
 
 // Run builds the project's image and writes it to p.Out.
-func Run(ctx context.Context, p Params) (*Record, error) {
+func Run(ctx context.Context, p Params) (*buildrecord.Record, error) {
 	epoch, err := gitinfo.Epoch(p.SourceDateEpoch, p.Project.Git)
 	if err != nil {
 		return nil, errs.Input(err)
 	}
-	src, cache, err := WheelsFor(p.Project, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
+	src, cache, err := wheels.ForProject(p.Project, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
 	}
+	st, err := newStage(p.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer st.discard()
 	start := time.Now()
 	idx, rec, err := Build(ctx, Options{
-		Config: p.Project.Config, Lock: p.Project.Lock, Input: p.Project.Input,
+		Config: p.Project.Config, Lock: p.Project.Lock, Input: p.Project.Input, BlobDir: st.blobDir(),
 		Source: src, Cache: cache, Registry: p.Registry, Epoch: epoch, Git: p.Project.Git, Log: p.Log, Base: p.Base,
 	})
 	if err != nil {
 		return nil, err
 	}
 	rec.StartedOn, rec.FinishedOn = start.UTC().Round(time.Millisecond), time.Now().UTC().Round(time.Millisecond)
-	if err := WriteOutput(p.Out, idx, rec); err != nil {
+	if err := st.commit(idx, rec); err != nil {
 		return nil, fmt.Errorf("write build output: %w", err)
 	}
 	if p.Log != nil {
 		p.Log("wrote %s in %s", p.Out, time.Since(start).Round(time.Millisecond))
 	}
 	return rec, nil
-}
-
-// WheelsFor is the wheel source (SourceFor) and the cache in cacheDir
-// (default: the user cache) a build, a lock or a lock check reads through.
-func WheelsFor(pr *project.Project, wheelDir, indexURL, cacheDir string, hc *http.Client) (wheels.Source, *wheels.Cache, error) {
-	src, err := SourceFor(pr, wheelDir, indexURL, hc)
-	if err != nil {
-		return nil, nil, err
-	}
-	cache, err := wheels.NewCache(cacheDir)
-	if err != nil {
-		return nil, nil, errs.Input(err)
-	}
-	return src, cache, nil
-}
-
-// SourceFor picks the wheel source: --wheel-dir, else --index-url, else
-// the lock's --index-url, else the config's index, else PyPI.
-func SourceFor(pr *project.Project, wheelDir, indexURL string, hc *http.Client) (wheels.Source, error) {
-	if wheelDir != "" {
-		return wheels.NewDir(wheelDir), nil
-	}
-	u := firstNonEmpty(indexURL, pr.Lock.IndexURL, pr.Config.Index.URL, wheels.DefaultIndex)
-	return wheels.NewIndex(u, hc)
 }

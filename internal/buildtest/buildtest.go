@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/lock"
@@ -31,7 +32,7 @@ type Result struct {
 	Repo     name.Repository
 	Ref      name.Digest // repo@index digest
 	Out      string      // build output: oci/ and build.json
-	Record   *build.Record
+	Record   *buildrecord.Record
 	Release  *publish.Release
 	Index    v1.ImageIndex
 	Lock     *lock.File
@@ -112,7 +113,7 @@ source:
 	if err != nil {
 		t.Fatalf("publish fixture image: %v", err)
 	}
-	idx, _, err := build.ReadOutput(out)
+	idx, _, err := buildrecord.ReadOutput(out)
 	if err != nil {
 		t.Fatal(err)
 	}

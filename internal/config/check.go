@@ -11,6 +11,7 @@ import (
 var (
 	configType   = reflect.TypeFor[Config]()
 	durationType = reflect.TypeFor[Duration]()
+	sizeType     = reflect.TypeFor[Size]()
 )
 
 // maxNodes bounds the work of checking a document whose aliases expand
@@ -82,6 +83,12 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, field string) {
 		if _, err := parseDuration(n); err != nil {
 			c.fail(n, field, err.Error(), `write it with a unit, e.g. "30s" or "2m"`)
 		}
+	case t == sizeType:
+		if _, err := parseSize(n); err != nil {
+			c.fail(n, field, err.Error(), `write bytes or a binary unit, e.g. "64MiB" or "16GiB"`)
+		}
+	case t.Kind() == reflect.Pointer:
+		c.check(n, t.Elem(), field)
 	case t.Kind() == reflect.Struct:
 		c.checkStruct(n, t, field)
 	case t.Kind() == reflect.Slice:

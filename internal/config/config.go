@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	units "github.com/docker/go-units"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -63,6 +65,81 @@ type Config struct {
 	Signer Signer `yaml:"signer"`
 	// Scan is the vulnerability gate of harden scan and release.
 	Scan Scan `yaml:"scan"`
+	// Build lays wheels into layers and bounds what they install.
+	Build Build `yaml:"build"`
+}
+
+// Build tunes the image's wheel layers and size limits. Sizes are bytes
+// or a number with a binary unit: "64MiB", "16GiB".
+type Build struct {
+	// WheelLayerThreshold: a wheel installing at least this much gets a
+	// layer of its own, which a later release reuses while the wheel is
+	// unchanged. Default 64MiB.
+	WheelLayerThreshold Size `yaml:"wheelLayerThreshold,omitempty"`
+	// MaxWheelLayers: at most this many wheels (the largest) get their
+	// own layer; 0 puts every wheel in one layer. Default 16.
+	MaxWheelLayers *int `yaml:"maxWheelLayers,omitempty"`
+	// MaxWheelSize bounds what one wheel installs. Default 16GiB.
+	MaxWheelSize Size `yaml:"maxWheelSize,omitempty"`
+	// MaxInstalledSize bounds what all wheels of one platform install
+	// together. Default 64GiB.
+	MaxInstalledSize Size `yaml:"maxInstalledSize,omitempty"`
+}
+
+// Build defaults (docs/build.md explains the layer budget).
+const (
+	DefaultWheelLayerThreshold = 64 << 20
+	DefaultMaxWheelLayers      = 16
+	MaxWheelLayersLimit        = 64
+	DefaultMaxWheelSize        = 16 << 30
+	DefaultMaxInstalledSize    = 64 << 30
+)
+
+// BuildSettings is Build with every default applied.
+func (c *Config) BuildSettings() Build {
+	b := c.Build
+	if b.WheelLayerThreshold == 0 {
+		b.WheelLayerThreshold = DefaultWheelLayerThreshold
+	}
+	if b.MaxWheelLayers == nil {
+		n := DefaultMaxWheelLayers
+		b.MaxWheelLayers = &n
+	}
+	if b.MaxWheelSize == 0 {
+		b.MaxWheelSize = DefaultMaxWheelSize
+	}
+	if b.MaxInstalledSize == 0 {
+		b.MaxInstalledSize = DefaultMaxInstalledSize
+	}
+	return b
+}
+
+// Size is a byte count written in YAML as a number of bytes or with a
+// binary unit ("64MiB", "16GiB"; "64M" means the same).
+type Size int64
+
+// UnmarshalYAML reads a size such as 67108864 or "64MiB".
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseSize(n)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*s = Size(v)
+	return nil
+}
+
+// MarshalYAML writes the size in bytes.
+func (s Size) MarshalYAML() (any, error) { return int64(s), nil }
+
+func parseSize(n *yaml.Node) (int64, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, errors.New(`want a size such as "64MiB"`)
+	}
+	v, err := units.RAMInBytes(strings.TrimSpace(n.Value))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size", n.Value)
+	}
+	return v, nil
 }
 
 // Scan configures the vulnerability scan and its gate.

@@ -66,6 +66,18 @@ func (c *Config) validate(present map[string]bool) error {
 	if d := c.Scan.MaxAttestationAge.Duration; d < 0 || (d == 0 && present["scan.maxAttestationAge"]) {
 		v.add("scan.maxAttestationAge", fmt.Sprintf("%s is not a positive duration", d), `use a duration such as "168h", or remove the field to not require a signed scan in admission policies`)
 	}
+	for _, f := range []struct {
+		name string
+		v    Size
+		def  string
+	}{{"build.wheelLayerThreshold", c.Build.WheelLayerThreshold, "64MiB"}, {"build.maxWheelSize", c.Build.MaxWheelSize, "16GiB"}, {"build.maxInstalledSize", c.Build.MaxInstalledSize, "64GiB"}} {
+		if f.v < 0 || (f.v == 0 && present[f.name]) {
+			v.add(f.name, fmt.Sprintf("%d is not a positive size", f.v), fmt.Sprintf(`use a size such as %q, or remove the field for the default`, f.def))
+		}
+	}
+	if n := c.Build.MaxWheelLayers; n != nil && (*n < 0 || *n > MaxWheelLayersLimit) {
+		v.add("build.maxWheelLayers", fmt.Sprintf("%d is outside 0..%d", *n, MaxWheelLayersLimit), "use 0 (all wheels in one layer) up to 64, or remove the field for the default (16)")
+	}
 
 	switch {
 	case c.Name == "":

@@ -12,6 +12,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
+// maxKept bounds a file whose content Flatten keeps.
+const maxKept = 256 << 20
+
 // Flatten reads the merged filesystem of img (whiteouts applied) into a
 // tree. Every entry keeps its type, mode, owner and link target; file
 // contents are kept only where keepData(path) is true, so a large base
@@ -38,9 +41,15 @@ func Flatten(img v1.Image, keepData func(p string) bool) (*Tree, error) {
 		if e.Type == tar.TypeRegA {
 			e.Type = tar.TypeReg
 		}
-		if e.Type == tar.TypeReg && keepData != nil && keepData(p) {
-			if e.Data, err = io.ReadAll(tr); err != nil {
-				return nil, fmt.Errorf("read %s from image: %w", p, err)
+		if e.Type == tar.TypeReg {
+			e.Size = h.Size
+			if keepData != nil && keepData(p) {
+				if h.Size > maxKept {
+					return nil, fmt.Errorf("/%s in the image is %d MiB; harden reads at most %d MiB of a file it inspects", p, h.Size>>20, maxKept>>20)
+				}
+				if e.Data, err = io.ReadAll(tr); err != nil {
+					return nil, fmt.Errorf("read %s from image: %w", p, err)
+				}
 			}
 		}
 		t.entries[p] = e

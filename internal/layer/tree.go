@@ -1,11 +1,12 @@
-// Package layer holds an in-memory file tree that serialises to a
-// deterministic tar stream and OCI layer: entries sorted by path, one fixed
-// mtime, normalised modes, numeric owners and no user or group names.
+// Package layer holds a file tree that serialises to a deterministic tar
+// stream and OCI layer: entries sorted by path, one fixed mtime,
+// normalised modes, numeric owners and no user or group names. The tree
+// holds metadata; file contents are small byte slices or are streamed from
+// their source when the layer is written.
 package layer
 
 import (
 	"archive/tar"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -13,10 +14,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Entry is one node of a Tree. Path is clean and relative ("usr/bin/pgcli").
@@ -25,7 +22,12 @@ type Entry struct {
 	Type     byte  // tar.TypeReg, TypeDir, TypeSymlink, TypeLink or TypeChar
 	Mode     int64 // permission bits, e.g. 0o755
 	UID, GID int
-	Data     []byte // regular files only
+	Data     []byte // regular files held in memory (small or generated)
+	// Open streams a regular file's Size bytes when the tree is written,
+	// instead of Data. The reader must fail, not end, when the content
+	// is not what was promised (a hash check at EOF).
+	Open     func() (io.ReadCloser, error)
+	Size     int64
 	Linkname string // symlinks and hard links
 	Devmajor int64
 	Devminor int64
@@ -71,7 +73,13 @@ func (t *Tree) Add(e Entry) error {
 		return fmt.Errorf("%s: unsupported entry type %q", p, e.Type)
 	}
 	if e.Type != tar.TypeReg {
-		e.Data = nil
+		e.Data, e.Open, e.Size = nil, nil, 0
+	}
+	if e.Open != nil && e.Data != nil {
+		return fmt.Errorf("%s: an entry has either Data or Open, not both", p)
+	}
+	if e.Open == nil {
+		e.Size = int64(len(e.Data))
 	}
 	for parent := path.Dir(p); parent != "."; parent = path.Dir(parent) {
 		if pe, ok := t.entries[parent]; ok && pe.Type != tar.TypeDir {
@@ -118,6 +126,17 @@ func (t *Tree) AddDir(p string) error {
 // accept untrusted targets must check them first.
 func (t *Tree) AddSymlink(p, target string) error {
 	return t.Add(Entry{Path: p, Type: tar.TypeSymlink, Mode: 0o777, Linkname: target})
+}
+
+// Remove deletes the entry at p (not its children) and returns it.
+func (t *Tree) Remove(p string) (*Entry, bool) {
+	c, err := CleanPath(p)
+	if err != nil {
+		return nil, false
+	}
+	e, ok := t.entries[c]
+	delete(t.entries, c)
+	return e, ok
 }
 
 // Get returns the entry at p, if any.
@@ -188,35 +207,66 @@ func (t *Tree) WriteTar(w io.Writer, mtime time.Time) error {
 			h.Name += "/"
 		}
 		if e.Type == tar.TypeReg {
-			h.Size = int64(len(e.Data))
+			h.Size = e.Size
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("tar header %s: %w", e.Path, err)
 		}
 		if e.Type == tar.TypeReg {
-			if _, err := tw.Write(e.Data); err != nil {
-				return fmt.Errorf("tar data %s: %w", e.Path, err)
+			if err := writeContent(tw, e); err != nil {
+				return err
 			}
 		}
 	}
 	return tw.Close()
 }
 
-// Layer serialises the tree and wraps it as a gzip-compressed v1.Layer of
-// media type mt. The same tree and mtime always give the same digest.
-func (t *Tree) Layer(mtime time.Time, mt types.MediaType) (v1.Layer, error) {
-	var buf bytes.Buffer
-	if err := t.WriteTar(&buf, mtime); err != nil {
+func writeContent(tw *tar.Writer, e *Entry) error {
+	if e.Open == nil {
+		if int64(len(e.Data)) != e.Size {
+			return fmt.Errorf("%s: holds %d bytes, not its size %d", e.Path, len(e.Data), e.Size)
+		}
+		if _, err := tw.Write(e.Data); err != nil {
+			return fmt.Errorf("tar data %s: %w", e.Path, err)
+		}
+		return nil
+	}
+	rc, err := e.Open()
+	if err != nil {
+		return fmt.Errorf("open %s: %w", e.Path, err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(tw, rc)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", e.Path, err)
+	}
+	if n != e.Size {
+		return fmt.Errorf("write %s: its source gave %d bytes, not %d", e.Path, n, e.Size)
+	}
+	return nil
+}
+
+// Content reads a regular file's bytes, from memory or its source. It is
+// for small files and tests; layers stream.
+func (e *Entry) Content() ([]byte, error) {
+	if e.Open == nil {
+		return e.Data, nil
+	}
+	rc, err := e.Open()
+	if err != nil {
 		return nil, err
 	}
-	raw := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(raw)), nil
-	}, tarball.WithMediaType(mt), tarball.WithCompressedCaching)
-	if err != nil {
-		return nil, fmt.Errorf("create layer: %w", err)
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// ContentSize is the sum of the sizes of the regular files.
+func (t *Tree) ContentSize() int64 {
+	var n int64
+	for _, e := range t.entries {
+		n += e.Size
 	}
-	return l, nil
+	return n
 }
 
 // FileMode converts tar permission bits (with setuid, setgid and sticky)

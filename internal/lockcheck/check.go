@@ -16,7 +16,7 @@ import (
 
 	pep440 "github.com/aquasecurity/go-pep440-version"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/wheel"
@@ -29,7 +29,7 @@ type Options struct {
 	// Input is requirements.in. Without it the top-level checks and the
 	// unused-pin warnings are skipped.
 	Input   *lock.Input
-	Targets []build.Target
+	Targets []baseimage.Target
 	Source  wheels.Source
 	Cache   *wheels.Cache
 }
@@ -137,7 +137,7 @@ type wheelInfo struct {
 
 // targetCheck is the state of one target's check.
 type targetCheck struct {
-	t        build.Target
+	t        baseimage.Target
 	pins     map[string]*lock.Requirement // pins that apply, by key
 	order    []*lock.Requirement          // the same, in lock order
 	deps     map[string][]lock.InputRequirement
@@ -154,7 +154,7 @@ func (tc *targetCheck) add(p Problem) {
 	tc.problems = append(tc.problems, p)
 }
 
-func (c *checker) target(ctx context.Context, t build.Target) (TargetReport, error) {
+func (c *checker) target(ctx context.Context, t baseimage.Target) (TargetReport, error) {
 	tc := &targetCheck{t: t, pins: map[string]*lock.Requirement{}, deps: map[string][]lock.InputRequirement{}, seen: map[string]bool{}}
 	lf := c.o.Lock
 	for i := range lf.Requirements {
@@ -271,7 +271,10 @@ func (c *checker) wheel(ctx context.Context, r *lock.Requirement, f wheels.File)
 	}
 	wi := &wheelInfo{filename: f.Filename}
 	fixUpgrade := "run harden lock --upgrade-package " + r.Key
-	b, err := c.o.Cache.Fetch(ctx, c.src, f, f.SHA256)
+	fh, err := c.o.Cache.Open(ctx, c.src.Source, f, f.SHA256)
+	if err == nil {
+		defer fh.Close()
+	}
 	switch {
 	case err != nil && errs.ExitCode(err) == errs.CodeInput:
 		wi.bad = &Problem{Kind: KindWheel, Package: r.Key, Message: err.Error(), Fix: "review why the file changed, then " + fixUpgrade}
@@ -280,7 +283,11 @@ func (c *checker) wheel(ctx context.Context, r *lock.Requirement, f wheels.File)
 	case err != nil:
 		return nil, fmt.Errorf("%s==%s: %w", r.Name, r.Version, err)
 	}
-	md, _, err := wheel.ReadMetadata(bytesReaderAt(b), int64(len(b)), f.Filename)
+	size, err := wheels.Size(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s==%s: read %s: %w", r.Name, r.Version, f.Filename, err)
+	}
+	md, _, err := wheel.ReadMetadata(fh, size, f.Filename)
 	if err != nil {
 		wi.bad = &Problem{Kind: KindMetadata, Package: r.Key, Message: fmt.Sprintf("%s %s: %v", r.Name, r.Version, err), Fix: fixUpgrade + " to a version with a valid wheel"}
 		c.wheels[f.SHA256] = wi

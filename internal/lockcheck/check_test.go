@@ -15,7 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/lock"
@@ -51,9 +51,9 @@ func writeFile(t *testing.T, dir, name string, b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func target(t *testing.T, platform, arch string) build.Target {
+func target(t *testing.T, platform, arch string) baseimage.Target {
 	t.Helper()
-	ts, err := build.OfflineTargets([]string{platform}, "3.11.2", "2.36")
+	ts, err := baseimage.OfflineTargets([]string{platform}, "3.11.2", "2.36")
 	if err != nil || ts[0].Wheel.Arch != arch {
 		t.Fatalf("target %s: %v %+v, want arch %s", platform, err, ts, arch)
 	}
@@ -152,7 +152,7 @@ func (s scenario) options(t *testing.T) Options {
 		t.Fatal(err)
 	}
 	return Options{Lock: lf, Input: in, Source: wheels.NewDir(wheelDir), Cache: cache,
-		Targets: []build.Target{target(t, "linux/amd64", "x86_64"), target(t, "linux/arm64", "aarch64")}}
+		Targets: []baseimage.Target{target(t, "linux/amd64", "x86_64"), target(t, "linux/arm64", "aarch64")}}
 }
 
 func (s scenario) check(t *testing.T) *Report {
@@ -450,7 +450,7 @@ func TestFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := Check(context.Background(), Options{Lock: lf, Input: in, Source: wheels.NewDir(filepath.Join(root, "wheels")), Cache: cache,
-		Targets: []build.Target{target(t, "linux/amd64", "x86_64")}})
+		Targets: []baseimage.Target{target(t, "linux/amd64", "x86_64")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/wheels"
 )
 
 // Params are the command-level inputs of harden lock --check.
@@ -18,7 +19,7 @@ type Params struct {
 	// Targets, when set, are the platforms to check (the caller inspected
 	// the base); else PythonVersion and Glibc describe the base, or it is
 	// inspected.
-	Targets              []build.Target
+	Targets              []baseimage.Target
 	PythonVersion, Glibc string
 	Registry             *registry.Client
 	HTTPClient           *http.Client
@@ -31,11 +32,11 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	targets := p.Targets
 	if targets == nil {
 		var err error
-		if targets, err = build.TargetsFor(ctx, p.Registry, pr.Config, p.PythonVersion, p.Glibc); err != nil {
+		if targets, err = baseimage.TargetsFor(ctx, p.Registry, pr.Config, p.PythonVersion, p.Glibc); err != nil {
 			return nil, err
 		}
 	}
-	src, cache, err := build.WheelsFor(pr, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
+	src, cache, err := wheels.ForProject(pr, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
 	}

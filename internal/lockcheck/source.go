@@ -1,9 +1,7 @@
 package lockcheck
 
 import (
-	"bytes"
 	"context"
-	"io"
 
 	"github.com/harden-dev/harden/internal/wheels"
 )
@@ -27,5 +25,3 @@ func (m *memoSource) Files(ctx context.Context, key string) ([]wheels.File, erro
 	m.files[key] = fs
 	return fs, nil
 }
-
-func bytesReaderAt(b []byte) io.ReaderAt { return bytes.NewReader(b) }

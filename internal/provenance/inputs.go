@@ -13,6 +13,7 @@ import (
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 )
@@ -28,6 +29,8 @@ type Inputs struct {
 	LockDigest   string // sha256:<hex>
 	Requirements []string
 	Wheels       []Wheel
+	// Layering is the layer format to replay.
+	Layering buildrecord.Layering
 	// Subjects maps "" to the index digest and each platform to its
 	// manifest digest, as the statement names them.
 	Subjects map[string]string
@@ -103,7 +106,13 @@ func ReadInputs(st *intoto.Statement, prov *slsa.Provenance) (*Inputs, error) {
 	}
 	in := &Inputs{
 		Config: c, Epoch: time.Unix(ep.SourceDateEpoch, 0).UTC(), LockDigest: ep.LockDigest,
-		Requirements: ep.Requirements, Subjects: map[string]string{},
+		Requirements: ep.Requirements, Subjects: map[string]string{}, Layering: buildrecord.FirstLayering(),
+	}
+	if ep.Layers != nil {
+		if err := ep.Layers.Check(); err != nil {
+			return nil, errs.Input(fmt.Errorf("the provenance's layers cannot be replayed: %w", err))
+		}
+		in.Layering = *ep.Layers
 	}
 	if err := in.readDependencies(bd.GetResolvedDependencies()); err != nil {
 		return nil, err

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/buildtest"
 )
 
@@ -15,7 +15,7 @@ func TestFixtureBuild(t *testing.T) {
 		t.Skip("builds the fixture image")
 	}
 	res := buildtest.Build(t, buildtest.Options{})
-	rec, err := build.ReadRecord(filepath.Join(res.Out, "build.json"))
+	rec, err := buildrecord.ReadRecord(filepath.Join(res.Out, "build.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 )
@@ -41,7 +41,7 @@ const baseImageDep = "base-image"
 
 // Params are the inputs of Statement.
 type Params struct {
-	Record *build.Record
+	Record *buildrecord.Record
 	// Config is the harden.yaml the build used. It may be nil; the user
 	// and entrypoint are then left out of externalParameters.
 	Config *config.Config
@@ -149,7 +149,7 @@ func subjectRepository(p Params) (string, error) {
 }
 
 // checkConfig refuses a harden.yaml that no longer describes the build.
-func checkConfig(rec *build.Record, c *config.Config) error {
+func checkConfig(rec *buildrecord.Record, c *config.Config) error {
 	if c == nil {
 		return nil
 	}
@@ -161,7 +161,7 @@ func checkConfig(rec *build.Record, c *config.Config) error {
 }
 
 // subjectsOf lists the index and then every platform manifest.
-func subjectsOf(rec *build.Record, repo string) ([]*intoto.ResourceDescriptor, error) {
+func subjectsOf(rec *buildrecord.Record, repo string) ([]*intoto.ResourceDescriptor, error) {
 	d, err := sha256Set(rec.Digest, "digest")
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func subjectsOf(rec *build.Record, repo string) ([]*intoto.ResourceDescriptor, e
 // resolvedDependencies lists, in this order: the base image index, the
 // base manifest of every platform, the lock file, the git source and the
 // wheels (once each, sorted).
-func resolvedDependencies(rec *build.Record) ([]*intoto.ResourceDescriptor, error) {
+func resolvedDependencies(rec *buildrecord.Record) ([]*intoto.ResourceDescriptor, error) {
 	base, err := sha256Set(rec.Base.Digest, "base.digest")
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func resolvedDependencies(rec *build.Record) ([]*intoto.ResourceDescriptor, erro
 // sourceDependency describes the git source, or nil when the record has
 // no source URL. A revision that is not a commit id (a branch or tag)
 // is kept in the URI but gives no digest, since it does not pin content.
-func sourceDependency(s build.SourceRecord) *intoto.ResourceDescriptor {
+func sourceDependency(s buildrecord.SourceRecord) *intoto.ResourceDescriptor {
 	if s.URL == "" {
 		return nil
 	}
@@ -249,14 +249,14 @@ func sourceDependency(s build.SourceRecord) *intoto.ResourceDescriptor {
 
 // wheel is one distinct wheel file across all platforms.
 type wheel struct {
-	build.WheelRecord
+	buildrecord.WheelRecord
 	sha256    string
 	platforms []string
 }
 
 // wheelDependencies lists every wheel file once, keyed by content, with
 // the platforms that installed it; sorted by name, filename, then digest.
-func wheelDependencies(rec *build.Record) ([]*intoto.ResourceDescriptor, error) {
+func wheelDependencies(rec *buildrecord.Record) ([]*intoto.ResourceDescriptor, error) {
 	bySum := map[string]*wheel{}
 	for i, pl := range rec.Platforms {
 		for j, w := range pl.Wheels {
@@ -330,6 +330,9 @@ type externalParams struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	Python       *pythonOverrides  `json:"python,omitempty"`
 	Requirements []string          `json:"requirements,omitempty"`
+	// Layers is the layer format (compression, wheel layers; the wheel
+	// settings come from harden.yaml's build section). Absent: format 1.
+	Layers *buildrecord.Layering `json:"layers,omitempty"`
 }
 
 type userParams struct {
@@ -354,7 +357,7 @@ type sourceParams struct {
 
 // externalParameters takes what the record holds from the record (what
 // was actually built) and only the runtime settings from the config.
-func externalParameters(rec *build.Record, c *config.Config, repo string) externalParams {
+func externalParameters(rec *buildrecord.Record, c *config.Config, repo string) externalParams {
 	ep := externalParams{
 		Name:            rec.Name,
 		Version:         rec.Version,
@@ -363,6 +366,7 @@ func externalParameters(rec *build.Record, c *config.Config, repo string) extern
 		LockDigest:      rec.Lock.Digest,
 		BaseImage:       rec.Base.Name + "@" + rec.Base.Digest,
 		Requirements:    rec.Requirements,
+		Layers:          rec.Layering,
 	}
 	for _, pl := range rec.Platforms {
 		ep.Platforms = append(ep.Platforms, pl.Platform)
@@ -394,7 +398,7 @@ type pythonParams struct {
 
 // internalParameters are the builder's host facts plus the interpreter
 // harden found in the base for each platform.
-func internalParameters(rec *build.Record, b Builder) map[string]any {
+func internalParameters(rec *buildrecord.Record, b Builder) map[string]any {
 	m := make(map[string]any, len(b.Internal)+1)
 	for k, v := range b.Internal {
 		m[k] = v

@@ -18,7 +18,7 @@ import (
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/pyenv"
@@ -34,37 +34,37 @@ func dg(s string) string { return "sha256:" + hexOf(s) }
 
 const testCommit = "0123456789abcdef0123456789abcdef01234567"
 
-func wheelRec(name, version, filename string) build.WheelRecord {
-	return build.WheelRecord{Name: name, Version: version, Filename: filename, SHA256: hexOf(filename),
+func wheelRec(name, version, filename string) buildrecord.WheelRecord {
+	return buildrecord.WheelRecord{Name: name, Version: version, Filename: filename, SHA256: hexOf(filename),
 		URL: "https://files.example.test/packages/" + filename}
 }
 
 // testRecord is a two-platform build: pgcli, click and wcwidth are the
 // same files on both platforms, psycopg-binary differs per platform.
-func testRecord() *build.Record {
-	shared := []build.WheelRecord{
+func testRecord() *buildrecord.Record {
+	shared := []buildrecord.WheelRecord{
 		wheelRec("wcwidth", "0.2.13", "wcwidth-0.2.13-py2.py3-none-any.whl"),
 		wheelRec("pgcli", "4.3.0", "pgcli-4.3.0-py3-none-any.whl"),
 		wheelRec("click", "8.1.7", "click-8.1.7-py3-none-any.whl"),
 	}
-	amd := append([]build.WheelRecord{wheelRec("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_x86_64.whl")}, shared...)
-	arm := append([]build.WheelRecord{wheelRec("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_aarch64.whl")}, shared...)
+	amd := append([]buildrecord.WheelRecord{wheelRec("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_x86_64.whl")}, shared...)
+	arm := append([]buildrecord.WheelRecord{wheelRec("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_aarch64.whl")}, shared...)
 	started := time.Date(2025, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
-	return &build.Record{
-		SchemaVersion: build.RecordSchema,
+	return &buildrecord.Record{
+		SchemaVersion: buildrecord.Schema,
 		Name:          "pgcli",
 		Version:       "4.3.0-r1",
 		Digest:        dg("index"),
-		Platforms: []build.PlatformRecord{
+		Platforms: []buildrecord.PlatformRecord{
 			{Platform: "linux/amd64", Digest: dg("amd64"), BaseDigest: dg("base-amd64"),
 				Python: pyenv.Env{Interpreter: "/usr/local/bin/python3.12", Version: "3.12.7"}, Wheels: amd},
 			{Platform: "linux/arm64", Digest: dg("arm64"), BaseDigest: dg("base-arm64"),
 				Python: pyenv.Env{Interpreter: "/usr/local/bin/python3.12", Version: "3.12.7"}, Wheels: arm},
 		},
-		Base: build.BaseRecord{Name: "python:3.12-slim", Digest: dg("base-index"),
+		Base: buildrecord.BaseRecord{Name: "python:3.12-slim", Digest: dg("base-index"),
 			Ref: "index.docker.io/library/python@" + dg("base-index")},
-		Lock:            build.LockRecord{Path: "requirements.lock", Digest: dg("lock")},
-		Source:          build.SourceRecord{URL: "https://github.com/org/pgcli-container", Revision: testCommit},
+		Lock:            buildrecord.LockRecord{Path: "requirements.lock", Digest: dg("lock")},
+		Source:          buildrecord.SourceRecord{URL: "https://github.com/org/pgcli-container", Revision: testCommit},
 		SourceDateEpoch: 1700000000,
 		Requirements:    []string{"pgcli"},
 		StartedOn:       started,
@@ -188,22 +188,22 @@ func TestStatementResolvedDependencies(t *testing.T) {
 func TestStatementSource(t *testing.T) {
 	tests := []struct {
 		name   string
-		source build.SourceRecord
+		source buildrecord.SourceRecord
 		want   *rd // nil = no source entry
 	}{
-		{name: "commit", source: build.SourceRecord{URL: "https://example.test/r.git", Revision: strings.ToUpper(testCommit)},
+		{name: "commit", source: buildrecord.SourceRecord{URL: "https://example.test/r.git", Revision: strings.ToUpper(testCommit)},
 			want: &rd{URI: "git+https://example.test/r.git@" + strings.ToUpper(testCommit), Digest: map[string]string{"gitCommit": testCommit}}},
-		{name: "branch is not a digest", source: build.SourceRecord{URL: "https://example.test/r.git", Revision: "main"},
+		{name: "branch is not a digest", source: buildrecord.SourceRecord{URL: "https://example.test/r.git", Revision: "main"},
 			want: &rd{URI: "git+https://example.test/r.git@main"}},
-		{name: "short commit is not a digest", source: build.SourceRecord{URL: "https://example.test/r.git", Revision: testCommit[:12]},
+		{name: "short commit is not a digest", source: buildrecord.SourceRecord{URL: "https://example.test/r.git", Revision: testCommit[:12]},
 			want: &rd{URI: "git+https://example.test/r.git@" + testCommit[:12]}},
-		{name: "no revision", source: build.SourceRecord{URL: "https://example.test/r.git"},
+		{name: "no revision", source: buildrecord.SourceRecord{URL: "https://example.test/r.git"},
 			want: &rd{URI: "git+https://example.test/r.git"}},
-		{name: "already git+", source: build.SourceRecord{URL: "git+ssh://git@example.test/r.git", Revision: testCommit},
+		{name: "already git+", source: buildrecord.SourceRecord{URL: "git+ssh://git@example.test/r.git", Revision: testCommit},
 			want: &rd{URI: "git+ssh://example.test/r.git@" + testCommit, Digest: map[string]string{"gitCommit": testCommit}}},
-		{name: "credentials dropped", source: build.SourceRecord{URL: "https://ci:hunter2@example.test/r.git", Revision: testCommit},
+		{name: "credentials dropped", source: buildrecord.SourceRecord{URL: "https://ci:hunter2@example.test/r.git", Revision: testCommit},
 			want: &rd{URI: "git+https://example.test/r.git@" + testCommit, Digest: map[string]string{"gitCommit": testCommit}}},
-		{name: "no source", source: build.SourceRecord{}},
+		{name: "no source", source: buildrecord.SourceRecord{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/registry"
@@ -23,17 +23,17 @@ const ReleaseSchema = "https://github.com/harden-dev/harden/blob/main/docs/relea
 // Release is the record of one publication: what was pushed, where, and
 // what it was built from.
 type Release struct {
-	SchemaVersion string             `json:"schemaVersion"`
-	Image         string             `json:"image"` // repo@sha256:…, the only reference to deploy
-	Repository    string             `json:"repository"`
-	Digest        string             `json:"digest"`
-	Version       string             `json:"version"`
-	Tags          []string           `json:"tags,omitempty"`
-	Platforms     []PlatformRelease  `json:"platforms"`
-	Base          build.BaseRecord   `json:"base"`
-	Lock          build.LockRecord   `json:"lock"`
-	Source        build.SourceRecord `json:"source"`
-	PublishedAt   time.Time          `json:"publishedAt"`
+	SchemaVersion string                   `json:"schemaVersion"`
+	Image         string                   `json:"image"` // repo@sha256:…, the only reference to deploy
+	Repository    string                   `json:"repository"`
+	Digest        string                   `json:"digest"`
+	Version       string                   `json:"version"`
+	Tags          []string                 `json:"tags,omitempty"`
+	Platforms     []PlatformRelease        `json:"platforms"`
+	Base          buildrecord.BaseRecord   `json:"base"`
+	Lock          buildrecord.LockRecord   `json:"lock"`
+	Source        buildrecord.SourceRecord `json:"source"`
+	PublishedAt   time.Time                `json:"publishedAt"`
 }
 
 // PlatformRelease is one platform manifest as pushed.
@@ -64,7 +64,7 @@ func Publish(ctx context.Context, p Params) (*Release, error) {
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("repository %q: %w; use e.g. ghcr.io/org/pgcli (no tag or digest)", p.Repository, err))
 	}
-	idx, rec, err := build.ReadOutput(p.Out)
+	idx, rec, err := buildrecord.ReadOutput(p.Out)
 	if err != nil {
 		return nil, err
 	}

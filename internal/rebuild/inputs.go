@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/harden-dev/harden/internal/errs"
@@ -34,7 +35,10 @@ func obtainWheels(ctx context.Context, in *provenance.Inputs, src wheels.Source,
 	for _, w := range in.Wheels {
 		f, err := locate(ctx, src, w)
 		if err == nil {
-			_, err = cache.Fetch(ctx, src, f, w.SHA256)
+			var fh *os.File
+			if fh, err = cache.Open(ctx, src, f, w.SHA256); err == nil {
+				fh.Close()
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {

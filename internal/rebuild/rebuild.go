@@ -137,10 +137,17 @@ func (res *Result) rebuild(ctx context.Context, o Options, logf func(string, ...
 	}
 	// Config.Dir is only used to name the lock relative to it.
 	in.Config.Dir = "."
+	blobs, err := os.MkdirTemp("", "harden-rebuild-layers-")
+	if err != nil {
+		return fmt.Errorf("create a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(blobs)
+	logf("layer format %d, %s", in.Layering.Format, in.Layering.Compression)
 	idx, _, err := build.Build(ctx, build.Options{
 		Config: in.Config, Lock: &lock.File{Path: in.LockPath, Digest: in.LockDigest},
 		Input: requirementsInput(in.Requirements), Source: src, Cache: cache, Registry: o.Verify.Registry,
 		Epoch: in.Epoch, Picks: picks, BaseRepository: o.BaseRepository, Log: logf,
+		BlobDir: blobs, Layering: &in.Layering,
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)

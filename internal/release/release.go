@@ -19,7 +19,8 @@ import (
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/publish"
@@ -98,8 +99,8 @@ type run struct {
 	state   *State
 	epoch   int64
 	inputs  string
-	base    *build.Base // read by the lock stage, built on by the build stage
-	rec     *build.Record
+	base    *baseimage.Base // read by the lock stage, built on by the build stage
+	rec     *buildrecord.Record
 	image   name.Digest
 	rel     *publish.Release // the publish record of image
 	signer  *sign.Signer

@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
@@ -35,7 +37,7 @@ func (r *run) lock(ctx context.Context) (string, bool, error) {
 	// The same check as harden lock --check: every platform, every
 	// requirement of requirements.in and of each wheel's METADATA.
 	// The base is read once, here; the build stage reuses it.
-	base, err := build.InspectBase(ctx, r.o.Registry, pr.Config)
+	base, err := baseimage.InspectConfig(ctx, r.o.Registry, pr.Config)
 	if err != nil {
 		return "", false, err
 	}
@@ -81,7 +83,7 @@ func (r *run) lock(ctx context.Context) (string, bool, error) {
 // once its layout proves intact; otherwise it builds.
 func (r *run) build(ctx context.Context) (string, bool, error) {
 	if r.state.Inputs == r.inputs && r.state.Digest != "" {
-		if idx, rec, err := build.ReadOutput(r.o.Out); err == nil && rec.Digest == r.state.Digest {
+		if idx, rec, err := buildrecord.ReadOutput(r.o.Out); err == nil && rec.Digest == r.state.Digest {
 			if err := registry.CheckContent(idx); err == nil {
 				r.rec = rec
 				return fmt.Sprintf("%s already built from these inputs (layout verified)", shortDigest(rec.Digest)), true, nil
@@ -117,7 +119,7 @@ func (r *run) test(ctx context.Context) (string, bool, error) {
 	if err := smoke.CheckRuntime(r.o.Runtime); err != nil {
 		return "", false, err
 	}
-	idx, _, err := build.ReadOutput(r.o.Out)
+	idx, _, err := buildrecord.ReadOutput(r.o.Out)
 	if err != nil {
 		return "", false, err
 	}

@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/wheels"
@@ -23,8 +23,8 @@ import (
 type Options struct {
 	Input   *lock.Input
 	Source  wheels.Source
-	Cache   *wheels.Cache  // optional: wheels read for their METADATA go through it
-	Targets []build.Target // the image's platforms; at most 64
+	Cache   *wheels.Cache      // optional: wheels read for their METADATA go through it
+	Targets []baseimage.Target // the image's platforms; at most 64
 	// Previous is the lock being replaced, nil for a first lock. Its pins
 	// are tried first, except for the packages being upgraded.
 	Previous   *lock.File
@@ -135,7 +135,7 @@ func (c Change) String() string {
 	return fmt.Sprintf("~ %s %s -> %s", c.Name, c.Old, c.New)
 }
 
-func platformList(ts []build.Target) []string {
+func platformList(ts []baseimage.Target) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = t.Platform
@@ -143,7 +143,7 @@ func platformList(ts []build.Target) []string {
 	return out
 }
 
-func pythonList(ts []build.Target) []string {
+func pythonList(ts []baseimage.Target) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, t := range ts {

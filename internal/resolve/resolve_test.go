@@ -7,23 +7,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/wheels"
 )
 
-func testTarget(t testing.TB, platform, arch string) build.Target {
+func testTarget(t testing.TB, platform, arch string) baseimage.Target {
 	t.Helper()
-	ts, err := build.OfflineTargets([]string{platform}, "3.11.2", "2.36")
+	ts, err := baseimage.OfflineTargets([]string{platform}, "3.11.2", "2.36")
 	if err != nil || ts[0].Wheel.Arch != arch {
 		t.Fatalf("target %s: %v %+v, want arch %s", platform, err, ts, arch)
 	}
 	return ts[0]
 }
 
-func bothTargets(t testing.TB) []build.Target {
-	return []build.Target{testTarget(t, "linux/amd64", "x86_64"), testTarget(t, "linux/arm64", "aarch64")}
+func bothTargets(t testing.TB) []baseimage.Target {
+	return []baseimage.Target{testTarget(t, "linux/amd64", "x86_64"), testTarget(t, "linux/arm64", "aarch64")}
 }
 
 func input(t testing.TB, text string) *lock.Input {
@@ -425,7 +425,7 @@ func TestMarkerNeedsPythonVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Env, b.Wheel.PythonMinor = env, 12
-	r, err := newResolver(Options{Input: input(t, ""), Source: wheels.NewDir(t.TempDir()), Targets: []build.Target{a, b, testTarget(t, "linux/arm64", "aarch64")}})
+	r, err := newResolver(Options{Input: input(t, ""), Source: wheels.NewDir(t.TempDir()), Targets: []baseimage.Target{a, b, testTarget(t, "linux/arm64", "aarch64")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/wheels"
 )
 
 // Params are the command-level inputs of harden lock.
@@ -94,7 +95,7 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	if indexURL == "" {
 		indexURL = in.IndexURL
 	}
-	src, cache, err := build.WheelsFor(&project.Project{Config: cfg, Lock: known, Input: in}, p.WheelDir, indexURL, p.CacheDir, p.HTTPClient)
+	src, cache, err := wheels.ForProject(&project.Project{Config: cfg, Lock: known, Input: in}, p.WheelDir, indexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +125,9 @@ func logf(log func(string, ...any), format string, args ...any) {
 	}
 }
 
-func targetsFor(ctx context.Context, p Params, cfg *config.Config) ([]build.Target, error) {
+func targetsFor(ctx context.Context, p Params, cfg *config.Config) ([]baseimage.Target, error) {
 	if p.PythonVersion == "" && p.Glibc == "" && p.Registry == nil {
 		return nil, errors.New("resolve: a registry client is needed to inspect the base")
 	}
-	return build.TargetsFor(ctx, p.Registry, cfg, p.PythonVersion, p.Glibc)
+	return baseimage.TargetsFor(ctx, p.Registry, cfg, p.PythonVersion, p.Glibc)
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/wheel"
@@ -20,7 +20,7 @@ type resolver struct {
 	o        Options
 	src      wheels.Source
 	cache    *wheels.Cache
-	targets  []build.Target
+	targets  []baseimage.Target
 	all      mask
 	tags     []map[wheel.Tag]bool // per target
 	roots    []root

@@ -16,12 +16,12 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/buildtest"
 )
 
 // fixtureSBOM builds the fixture image and catalogues its first platform.
-func fixtureSBOM(t *testing.T) (*buildtest.Result, build.PlatformRecord, Options, *SBOM) {
+func fixtureSBOM(t *testing.T) (*buildtest.Result, buildrecord.PlatformRecord, Options, *SBOM) {
 	t.Helper()
 	r := buildtest.Build(t, buildtest.Options{})
 	pl := r.Record.Platforms[0]
@@ -166,7 +166,7 @@ func TestFixtureImage(t *testing.T) {
 		wheels[0].Version = "99.0"
 		removed := wheels[1]
 		wheels = slices.Delete(wheels, 1, 2)
-		wheels = append(wheels, build.WheelRecord{Name: "not-installed", Version: "1.0"})
+		wheels = append(wheels, buildrecord.WheelRecord{Name: "not-installed", Version: "1.0"})
 
 		err := CheckLock(first, wheels, pl.AppLayers)
 		var d *DriftError

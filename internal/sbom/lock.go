@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/lock"
 )
 
@@ -43,7 +43,7 @@ func (e *DriftError) Error() string {
 // in those layers may be missing from the wheel list. Python packages
 // found only in base layers are the base image's business and allowed.
 // Names are compared PEP 503-normalised, versions by PEP 440 equality.
-func CheckLock(s *SBOM, wheels []build.WheelRecord, appLayers []string) error {
+func CheckLock(s *SBOM, wheels []buildrecord.WheelRecord, appLayers []string) error {
 	if len(appLayers) == 0 {
 		return fmt.Errorf("%s: the build record lists no application layers, so the SBOM cannot be checked against the lock; rebuild with this harden", s.Platform)
 	}

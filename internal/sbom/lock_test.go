@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 )
 
 const (
@@ -19,8 +19,8 @@ func py(name, version string, layers ...string) Package {
 	return Package{Name: name, Version: version, Type: pythonType, Layers: layers}
 }
 
-func wheel(name, version string) build.WheelRecord {
-	return build.WheelRecord{Name: name, Version: version}
+func wheel(name, version string) buildrecord.WheelRecord {
+	return buildrecord.WheelRecord{Name: name, Version: version}
 }
 
 func TestCheckLock(t *testing.T) {
@@ -34,7 +34,7 @@ func TestCheckLock(t *testing.T) {
 		py("distro-info", "1.5", baseLayer),
 		py("pip", "23.0.1", baseLayer),
 	}}
-	ok := []build.WheelRecord{
+	ok := []buildrecord.WheelRecord{
 		wheel("pygments", "2.14.0"),
 		wheel("prompt-toolkit", "3.0.36"),
 		wheel("zope-interface", "1.0.0-post1"), // PEP 440 spelling variant
@@ -43,7 +43,7 @@ func TestCheckLock(t *testing.T) {
 		t.Fatalf("matching lock: %v", err)
 	}
 
-	drifted := []build.WheelRecord{
+	drifted := []buildrecord.WheelRecord{
 		wheel("pygments", "2.15.0"),      // mismatched
 		wheel("zope-interface", "1.0.0"), // mismatched: post release differs
 		wheel("pip", "23.0.1"),           // only in the base: not installed by harden
@@ -74,7 +74,7 @@ func TestCheckLockDuplicateInstall(t *testing.T) {
 		py("six", "1.16.0", appLayer),
 		py("six", "1.15.0", appLayer),
 	}}
-	err := CheckLock(s, []build.WheelRecord{wheel("six", "1.16.0")}, []string{appLayer})
+	err := CheckLock(s, []buildrecord.WheelRecord{wheel("six", "1.16.0")}, []string{appLayer})
 	var d *DriftError
 	if !errors.As(err, &d) || !slices.Equal(d.Unexpected, []string{"six 1.15.0"}) || len(d.Missing)+len(d.Mismatched) != 0 {
 		t.Errorf("second copy of a locked package: %v", err)
@@ -83,7 +83,7 @@ func TestCheckLockDuplicateInstall(t *testing.T) {
 
 func TestCheckLockNeedsAppLayers(t *testing.T) {
 	s := &SBOM{Platform: "linux/amd64", Packages: []Package{py("six", "1.16.0", appLayer)}}
-	err := CheckLock(s, []build.WheelRecord{wheel("six", "1.16.0")}, nil)
+	err := CheckLock(s, []buildrecord.WheelRecord{wheel("six", "1.16.0")}, nil)
 	if err == nil || !strings.Contains(err.Error(), "rebuild") {
 		t.Errorf("no app layers: %v", err)
 	}

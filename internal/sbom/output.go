@@ -10,18 +10,18 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 )
 
 // ForBuild generates and lock-checks the SBOM of every platform of the
-// build output in out (see build.ReadOutput). A zero o.Epoch defaults to
+// build output in out (see buildrecord.ReadOutput). A zero o.Epoch defaults to
 // the record's SOURCE_DATE_EPOCH and an empty o.Name to the record's
 // name. Drift on any platform fails the whole call, after every platform
 // has been checked so the error lists all of it.
 func ForBuild(ctx context.Context, out string, o Options) ([]*SBOM, error) {
-	idx, rec, err := build.ReadOutput(out)
+	idx, rec, err := buildrecord.ReadOutput(out)
 	if err != nil {
 		return nil, err
 	}

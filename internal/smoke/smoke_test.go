@@ -155,8 +155,11 @@ func TestUnpackAndLookPath(t *testing.T) {
 	_ = tr.Add(layer.Entry{Path: "home/pgcli", Type: tar.TypeDir, Mode: 0o750, UID: os.Getuid(), GID: os.Getgid()})
 	_ = tr.Add(layer.Entry{Path: "tmp", Type: tar.TypeDir, Mode: 0o1777})
 	_ = tr.Add(layer.Entry{Path: "dev/null", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3})
-	l, _ := tr.Layer(time.Unix(0, 0), types.OCILayer)
-	img, _ := mutate.AppendLayers(empty.Image, l)
+	b, err := layer.Writer{Dir: t.TempDir(), Compression: layer.ParallelGzip}.WriteTree(tr, time.Unix(0, 0), types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := mutate.AppendLayers(empty.Image, b.Layer())
 	root := t.TempDir()
 	if err := Unpack(img, root); err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func FuzzInstall(f *testing.F) {
 		// A shared directory and a symlink from an "earlier" wheel.
 		_ = tree.AddSymlink(testScheme.Purelib+"/prev/up", "../..")
 		before := tree.Len()
-		res, err := Install(bytes.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", tree, testOpts())
+		res, err := installChecked(bytes.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", tree, testOpts())
 		if err != nil {
 			if tree.Len() != before {
 				t.Fatalf("failed install changed the tree: %v", err)
@@ -250,7 +250,7 @@ func TestFuzzInstallSeeds(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		_, err = Install(strings.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", layer.New(), testOpts())
+		_, err = installChecked(strings.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", layer.New(), testOpts())
 		switch {
 		case msg == "" && err != nil:
 			t.Errorf("%s: %v", name, err)

@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 	"testing"
@@ -155,7 +156,30 @@ func testOpts() InstallOptions {
 func install(t testing.TB, tree *layer.Tree, spec wheelSpec, opts InstallOptions) (*Installed, error) {
 	t.Helper()
 	data := spec.build(t)
-	return Install(bytes.NewReader(data), int64(len(data)), spec.filename(), tree, opts)
+	return installChecked(bytes.NewReader(data), int64(len(data)), spec.filename(), tree, opts)
+}
+
+// installChecked is Install followed by reading every streamed file, as
+// writing the layer does, so that a content error fails the install; the
+// tree is restored when it does.
+func installChecked(r io.ReaderAt, size int64, filename string, tree *layer.Tree, opts InstallOptions) (*Installed, error) {
+	res, err := Install(r, size, filename, tree, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range res.Files {
+		e, ok := tree.Get(f)
+		if !ok || e.Open == nil {
+			continue
+		}
+		if _, err := e.Content(); err != nil {
+			for _, f := range res.Files {
+				tree.Remove(f)
+			}
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // treeFiles maps every regular file and symlink of tree to its content
@@ -166,7 +190,11 @@ func treeFiles(t testing.TB, tree *layer.Tree) map[string]string {
 	_ = tree.Walk(func(e *layer.Entry) error {
 		switch e.Type {
 		case tar.TypeReg:
-			out["/"+e.Path] = string(e.Data)
+			b, err := e.Content()
+			if err != nil {
+				t.Fatalf("read %s: %v", e.Path, err)
+			}
+			out["/"+e.Path] = string(b)
 		case tar.TypeSymlink:
 			out["/"+e.Path] = "-> " + e.Linkname
 		}

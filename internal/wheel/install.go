@@ -14,12 +14,9 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/harden-dev/harden/internal/layer"
@@ -37,6 +34,39 @@ type InstallOptions struct {
 	Interpreter string // absolute path used in script shebangs, e.g. "/usr/bin/python3.11"
 	Requested   bool   // write REQUESTED (a top-level requirement)
 	Installer   string // INSTALLER content, default "harden"
+	// MaxSize bounds the bytes the wheel may install (the sum of its
+	// members' declared sizes); 0 means DefaultMaxSize.
+	MaxSize int64
+}
+
+// DefaultMaxSize is the default per-wheel bound on installed bytes: above
+// the largest machine-learning wheels published (a CUDA build of torch
+// installs under 5 GiB), far below what would fill a build disk by
+// surprise.
+const DefaultMaxSize = 16 << 30
+
+// SizeError is a wheel that would install more than its limit.
+type SizeError struct {
+	Wheel       string
+	Size, Limit int64
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("wheel %s would install %s, more than the per-wheel limit of %s; refusing to install", e.Wheel, humanBytes(e.Size), humanBytes(e.Limit))
+}
+
+// humanBytes prints n in the largest binary unit that keeps it >= 1.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // Installed describes what one wheel laid down.
@@ -49,24 +79,28 @@ type Installed struct {
 	Warnings       []string // non-fatal findings, e.g. a newer Wheel-Version minor
 }
 
-// The wheel format this installer implements (1.0), and a bound on what
-// one wheel may expand to in memory.
+// The wheel format this installer implements (1.0), and a bound on a
+// member it reads into memory (metadata, scripts, symlink targets); the
+// rest is streamed when the tree is written.
 const (
 	supportedWheelMajor = 1
 	supportedWheelMinor = 0
-	maxUncompressed     = 4 << 30
+	maxInMemory         = 16 << 20
 )
 
 const trusted = "Use a wheel from a trusted source."
 
-// member is one file or symlink of the archive, read once.
+// member is one file or symlink of the archive. Metadata, scripts and
+// link targets are read into data; other members are streamed from f
+// when the tree is written, checked against want (their RECORD entry).
 type member struct {
 	name string
 	f    *zip.File
 	link bool
 	exec bool
 	data []byte
-	sha  []byte // sha256 of data
+	sha  []byte // sha256 of the content, when known
+	want RecordEntry
 }
 
 // staged is one entry about to be written.
@@ -76,8 +110,16 @@ type staged struct {
 	from   string // archive member or "(generated)"
 	link   bool
 	mode   int64
-	data   []byte
-	sha256 []byte // of data, when already known
+	data   []byte  // content in memory, or nil: streamed from m
+	m      *member // the archive member streamed, when data is nil
+	sha256 []byte  // of the content, when already known
+}
+
+func (s *staged) size() int64 {
+	if s.data == nil && s.m != nil {
+		return int64(s.m.f.UncompressedSize64)
+	}
+	return int64(len(s.data))
 }
 
 type installer struct {
@@ -96,9 +138,12 @@ func (in *installer) bad(member, problem, remedy string) error {
 }
 
 // Install unpacks one wheel (r, size: the .whl zip) into tree, per the
-// wheel 1.0 spec. It validates everything before it writes anything, so on
-// error the tree is unchanged. It never writes outside the scheme dirs and
-// writes no .pyc files (there is no interpreter at build time).
+// wheel 1.0 spec. It validates names, placement, RECORD and the metadata
+// before it adds anything, so on error the tree is unchanged. Large
+// members are not read here: their entries stream from r when the tree is
+// written and fail the write if they do not match RECORD, so r must stay
+// readable until then. It never writes outside the scheme dirs and writes
+// no .pyc files (there is no interpreter at build time).
 func Install(r io.ReaderAt, size int64, filename string, tree *layer.Tree, opts InstallOptions) (*Installed, error) {
 	fn, err := ParseFilename(filename)
 	if err != nil {
@@ -127,7 +172,10 @@ func (in *installer) run(r io.ReaderAt, size int64) (*Installed, error) {
 	for _, m := range members {
 		byName[m.name] = m
 	}
-	if err := in.readAll(members); err != nil {
+	if err := in.checkSize(members); err != nil {
+		return nil, err
+	}
+	if err := in.readSmall(members, distInfo); err != nil {
 		return nil, err
 	}
 	if err := in.verifyRecord(members, byName, distInfo); err != nil {
@@ -177,13 +225,21 @@ func (in *installer) run(r io.ReaderAt, size int64) (*Installed, error) {
 		return nil, err
 	}
 	last := len(stage) - 1
+	if err := in.hashStreamed(stage[:last]); err != nil {
+		return nil, err
+	}
 	stage[last].data = recordFor(stage[:last], root, recPath)
 	for i := range stage {
 		s := &stage[i]
 		var err error
-		if s.link {
+		switch {
+		case s.link:
 			err = in.tree.AddSymlink(s.dest, string(s.data))
-		} else {
+		case s.data == nil && s.m != nil:
+			m := s.m
+			err = in.tree.Add(layer.Entry{Path: s.dest, Type: tar.TypeReg, Mode: s.mode, Size: s.size(),
+				Open: func() (io.ReadCloser, error) { return in.open(m) }})
+		default:
 			err = in.tree.Add(layer.Entry{Path: s.dest, Type: tar.TypeReg, Mode: s.mode, Data: s.data})
 		}
 		if err != nil { // checkStage makes this unreachable; keep the message useful
@@ -302,65 +358,68 @@ func checkMemberName(raw, clean string) string {
 	return ""
 }
 
-// readAll decompresses every member exactly once, on all CPUs, and
-// hashes it with sha256 on the way. Errors are reported for the first
-// failing member in archive order, so messages do not depend on timing.
-func (in *installer) readAll(members []*member) error {
-	var declared uint64
+// checkSize bounds what the wheel installs by the members' declared
+// sizes; the zip reader refuses a member that inflates beyond its
+// declared size, so this bounds the bytes written too.
+func (in *installer) checkSize(members []*member) error {
+	limit := in.opts.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	var total uint64
 	for _, m := range members {
-		declared += m.f.UncompressedSize64
-		if declared > maxUncompressed || m.f.UncompressedSize64 > maxUncompressed {
-			return in.bad(m.name, "expands the wheel beyond 4 GiB", trusted)
-		}
-	}
-	errs := make([]error, len(members))
-	workers := min(runtime.GOMAXPROCS(0), 8, len(members))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(members) {
-					return
-				}
-				m := members[i]
-				data, err := readMember(m.f)
-				if err != nil {
-					errs[i] = in.bad(m.name, "cannot be decompressed: "+err.Error(), "Re-download the wheel.")
-					continue
-				}
-				sum := sha256.Sum256(data)
-				m.data, m.sha = data, sum[:]
+		total += m.f.UncompressedSize64
+		if m.f.UncompressedSize64 > uint64(limit) || total > uint64(limit) {
+			var all uint64
+			for _, m := range members {
+				all += m.f.UncompressedSize64
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
+			return &SizeError{Wheel: in.wheel, Size: int64(min(all, 1<<62)), Limit: limit}
 		}
 	}
 	return nil
 }
 
+// inMemory reports whether a member is read now: what the installer
+// decides on (dist-info metadata), what it may rewrite (scripts) and
+// symlink targets.
+func inMemory(m *member, distInfo string) bool {
+	if m.link || strings.HasPrefix(m.name, distInfo+"/") && !strings.Contains(strings.TrimPrefix(m.name, distInfo+"/"), "/") {
+		return true
+	}
+	top, rest, _ := strings.Cut(m.name, "/")
+	return strings.HasSuffix(top, ".data") && strings.HasPrefix(rest, "scripts/")
+}
+
+// readSmall reads the members inMemory selects, hashing them with sha256
+// on the way. The others are only hashed when the tree is written.
+func (in *installer) readSmall(members []*member, distInfo string) error {
+	for _, m := range members {
+		if !inMemory(m, distInfo) {
+			continue
+		}
+		if m.f.UncompressedSize64 > maxInMemory {
+			return in.bad(m.name, fmt.Sprintf("is %s; harden reads metadata, scripts and links of at most %s", humanBytes(int64(m.f.UncompressedSize64)), humanBytes(maxInMemory)), trusted)
+		}
+		data, err := readMember(m.f)
+		if err != nil {
+			return in.bad(m.name, "cannot be decompressed: "+err.Error(), "Re-download the wheel.")
+		}
+		sum := sha256.Sum256(data)
+		m.data, m.sha = data, sum[:]
+	}
+	return nil
+}
+
 // readMember reads one member. The zip reader enforces the declared size
-// and checks the CRC at EOF, so the buffer is sized once when the
-// declared size is plausible for the compressed size (deflate cannot
-// exceed about 1032:1).
+// and checks the CRC at EOF.
 func readMember(f *zip.File) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	n := f.UncompressedSize64
-	if n > 64<<20 || n > f.CompressedSize64*1100+64<<10 {
-		return io.ReadAll(rc)
-	}
-	buf := make([]byte, n)
+	buf := make([]byte, f.UncompressedSize64)
 	if _, err := io.ReadFull(rc, buf); err != nil {
 		return nil, err
 	}
@@ -372,6 +431,69 @@ func readMember(f *zip.File) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// open streams a member checked against its RECORD entry: the reader
+// returns an error instead of EOF when the content does not match.
+func (in *installer) open(m *member) (io.ReadCloser, error) {
+	rc, err := m.f.Open()
+	if err != nil {
+		return nil, in.bad(m.name, "cannot be read: "+err.Error(), "Re-download the wheel.")
+	}
+	h, err := newRecordHash(m.want)
+	if err != nil {
+		rc.Close()
+		return nil, in.bad(m.name, err.Error(), trusted)
+	}
+	return &checkedReader{rc: rc, h: h, in: in, m: m}, nil
+}
+
+type checkedReader struct {
+	rc io.ReadCloser
+	h  hash.Hash
+	n  int64
+	in *installer
+	m  *member
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if err == io.EOF {
+		if cerr := checkSum(c.m.want, c.h.Sum(nil), c.n); cerr != nil {
+			return n, c.in.bad(c.m.name, cerr.Error(), "The file was altered after the wheel was built; re-download it from a trusted source.")
+		}
+	} else if err != nil {
+		err = c.in.bad(c.m.name, "cannot be decompressed: "+err.Error(), "Re-download the wheel.")
+	}
+	return n, err
+}
+
+func (c *checkedReader) Close() error { return c.rc.Close() }
+
+// hashStreamed computes the sha256 the installed RECORD needs for
+// streamed members whose wheel RECORD uses another hash, checking them
+// on the way. Wheels almost always record sha256, so this rarely reads.
+func (in *installer) hashStreamed(stage []staged) error {
+	for i := range stage {
+		s := &stage[i]
+		if s.data != nil || s.m == nil || s.sha256 != nil {
+			continue
+		}
+		rc, err := in.open(s.m)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		s.sha256 = h.Sum(nil)
+	}
+	return nil
 }
 
 func isSignature(name, distInfo string) bool {
@@ -404,6 +526,18 @@ func (in *installer) verifyRecord(members []*member, byName map[string]*member, 
 		if !ok {
 			return in.bad(m.name, "is not listed in RECORD", "A file was added after the wheel was built. "+trusted)
 		}
+		m.want = e
+		if m.data == nil {
+			// Streamed: the content is checked when it is written; the
+			// entry and the declared size are checked now.
+			if err := checkDeclared(e, int64(m.f.UncompressedSize64)); err != nil {
+				return in.bad(m.name, err.Error(), trusted)
+			}
+			if algo, want, _ := strings.Cut(e.Hash, "="); strings.EqualFold(algo, "sha256") {
+				m.sha, _ = base64.RawURLEncoding.DecodeString(strings.TrimRight(want, "="))
+			}
+			continue
+		}
 		if err := checkHash(e, m.data, m.sha); err != nil {
 			return in.bad(m.name, err.Error(), "The file was altered after the wheel was built; re-download it from a trusted source.")
 		}
@@ -419,30 +553,47 @@ func (in *installer) verifyRecord(members []*member, byName map[string]*member, 
 	return nil
 }
 
-// checkHash verifies data against a RECORD entry; sha is data's sha256,
-// computed already.
-func checkHash(e RecordEntry, data, sha []byte) error {
+// newRecordHash returns the hash a RECORD entry uses, refusing weak and
+// unknown ones.
+func newRecordHash(e RecordEntry) (hash.Hash, error) {
 	if e.Hash == "" {
-		return errors.New("has no hash in RECORD")
+		return nil, errors.New("has no hash in RECORD")
 	}
-	algo, want, _ := strings.Cut(e.Hash, "=")
-	var h hash.Hash
+	algo, _, _ := strings.Cut(e.Hash, "=")
 	switch strings.ToLower(algo) {
 	case "sha256":
+		return sha256.New(), nil
 	case "sha384":
-		h = sha512.New384()
+		return sha512.New384(), nil
 	case "sha512":
-		h = sha512.New()
+		return sha512.New(), nil
 	case "md5", "sha1", "sha224":
-		return fmt.Errorf("is recorded with the weak hash %s; only sha256, sha384 and sha512 are accepted", algo)
-	default:
-		return fmt.Errorf("is recorded with the unsupported hash %q", algo)
+		return nil, fmt.Errorf("is recorded with the weak hash %s; only sha256, sha384 and sha512 are accepted", algo)
 	}
-	got := sha
-	if h != nil {
-		h.Write(data)
-		got = h.Sum(nil)
+	return nil, fmt.Errorf("is recorded with the unsupported hash %q", algo)
+}
+
+// checkDeclared checks a RECORD entry without the content: a usable
+// hash, and the size the archive declares.
+func checkDeclared(e RecordEntry, size int64) error {
+	h, err := newRecordHash(e)
+	if err != nil {
+		return err
 	}
+	algo, want, _ := strings.Cut(e.Hash, "=")
+	if sum, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(want, "=")); err != nil || len(sum) != h.Size() {
+		return fmt.Errorf("has a malformed %s digest in RECORD", algo)
+	}
+	if e.Size >= 0 && e.Size != size {
+		return fmt.Errorf("size mismatch: RECORD says %d bytes, the archive %d", e.Size, size)
+	}
+	return nil
+}
+
+// checkSum compares content's digest (in the entry's algorithm) and
+// length with a RECORD entry.
+func checkSum(e RecordEntry, got []byte, n int64) error {
+	algo, want, _ := strings.Cut(e.Hash, "=")
 	wantSum, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(want, "="))
 	if err != nil || len(wantSum) != len(got) {
 		return fmt.Errorf("has a malformed %s digest in RECORD", algo)
@@ -450,10 +601,25 @@ func checkHash(e RecordEntry, data, sha []byte) error {
 	if !bytes.Equal(got, wantSum) {
 		return fmt.Errorf("%s mismatch: RECORD says %s, content is %s=%s", algo, e.Hash, algo, base64.RawURLEncoding.EncodeToString(got))
 	}
-	if e.Size >= 0 && e.Size != int64(len(data)) {
-		return fmt.Errorf("size mismatch: RECORD says %d bytes, content has %d", e.Size, len(data))
+	if e.Size >= 0 && e.Size != n {
+		return fmt.Errorf("size mismatch: RECORD says %d bytes, content has %d", e.Size, n)
 	}
 	return nil
+}
+
+// checkHash verifies data against a RECORD entry; sha is data's sha256,
+// computed already.
+func checkHash(e RecordEntry, data, sha []byte) error {
+	h, err := newRecordHash(e)
+	if err != nil {
+		return err
+	}
+	got := sha
+	if algo, _, _ := strings.Cut(e.Hash, "="); !strings.EqualFold(algo, "sha256") {
+		h.Write(data)
+		got = h.Sum(nil)
+	}
+	return checkSum(e, got, int64(len(data)))
 }
 
 // readWheelFile checks WHEEL and reports whether the root is purelib.
@@ -535,7 +701,7 @@ func (in *installer) mapMembers(members []*member, distInfo, root, distName stri
 		if isSignature(m.name, distInfo) {
 			continue // signs the wheel's RECORD, which is replaced on install
 		}
-		s := staged{root: root, from: m.name, link: m.link, data: m.data, mode: 0o644, sha256: m.sha}
+		s := staged{root: root, from: m.name, link: m.link, data: m.data, m: m, mode: 0o644, sha256: m.sha}
 		if m.exec {
 			s.mode = 0o755
 		}
@@ -790,7 +956,7 @@ func recordFor(stage []staged, root, recPath string) []byte {
 			d := sha256.Sum256(s.data)
 			sum = d[:]
 		}
-		rows = append(rows, row{relPath(root, s.dest), "sha256=" + base64.RawURLEncoding.EncodeToString(sum), strconv.Itoa(len(s.data))})
+		rows = append(rows, row{relPath(root, s.dest), "sha256=" + base64.RawURLEncoding.EncodeToString(sum), strconv.FormatInt(s.size(), 10)})
 	}
 	rows = append(rows, row{relPath(root, recPath), "", ""})
 	sort.Slice(rows, func(i, j int) bool { return rows[i].p < rows[j].p })

@@ -246,7 +246,10 @@ func checkRecord(t *testing.T, tree *layer.Tree, res *Installed) {
 			t.Errorf("RECORD lists %s (%s), not in the tree", r.Path, abs)
 			continue
 		}
-		data := fe.Data
+		data, err := fe.Content()
+		if err != nil {
+			t.Fatalf("read %s: %v", abs, err)
+		}
 		if fe.Linkname != "" {
 			data = []byte(fe.Linkname)
 		}
@@ -301,7 +304,7 @@ func TestInstallDeterministic(t *testing.T) {
 	var first []byte
 	for i := 0; i < 2; i++ {
 		tree := layer.New()
-		if _, err := Install(bytes.NewReader(data), int64(len(data)), spec.filename(), tree, testOpts()); err != nil {
+		if _, err := installChecked(bytes.NewReader(data), int64(len(data)), spec.filename(), tree, testOpts()); err != nil {
 			t.Fatal(err)
 		}
 		got := tarBytes(t, tree)
@@ -501,25 +504,25 @@ func TestInstallRefusesSecondOwner(t *testing.T) {
 
 func TestInstallInputErrors(t *testing.T) {
 	data := demoSpec().build(t)
-	if _, err := Install(bytes.NewReader(data), int64(len(data)), "evil-1.0-py3-none-any.whl", layer.New(), testOpts()); err == nil || !strings.Contains(err.Error(), "does not match the filename") {
+	if _, err := installChecked(bytes.NewReader(data), int64(len(data)), "evil-1.0-py3-none-any.whl", layer.New(), testOpts()); err == nil || !strings.Contains(err.Error(), "does not match the filename") {
 		t.Errorf("mislabelled wheel: %v", err)
 	}
-	if _, err := Install(bytes.NewReader(data), int64(len(data)), "demo-1.0.tar.gz", layer.New(), testOpts()); err == nil || !strings.Contains(err.Error(), "sdist") {
+	if _, err := installChecked(bytes.NewReader(data), int64(len(data)), "demo-1.0.tar.gz", layer.New(), testOpts()); err == nil || !strings.Contains(err.Error(), "sdist") {
 		t.Errorf("sdist name: %v", err)
 	}
-	if _, err := Install(bytes.NewReader([]byte("not a zip")), 9, "demo-1.0-py3-none-any.whl", layer.New(), testOpts()); err == nil || !strings.Contains(err.Error(), "not a readable zip") {
+	if _, err := installChecked(bytes.NewReader([]byte("not a zip")), 9, "demo-1.0-py3-none-any.whl", layer.New(), testOpts()); err == nil || !strings.Contains(err.Error(), "not a readable zip") {
 		t.Errorf("garbage: %v", err)
 	}
 	opts := testOpts()
 	opts.Scheme.Purelib = "relative/site"
-	if _, err := Install(bytes.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", layer.New(), opts); err == nil || !strings.Contains(err.Error(), "Purelib") {
+	if _, err := installChecked(bytes.NewReader(data), int64(len(data)), "demo-1.0-py3-none-any.whl", layer.New(), opts); err == nil || !strings.Contains(err.Error(), "Purelib") {
 		t.Errorf("relative scheme: %v", err)
 	}
 	spec := dataSpec()
 	d2 := spec.build(t)
 	opts = testOpts()
 	opts.Interpreter = ""
-	if _, err := Install(bytes.NewReader(d2), int64(len(d2)), spec.filename(), layer.New(), opts); err == nil || !strings.Contains(err.Error(), "interpreter") {
+	if _, err := installChecked(bytes.NewReader(d2), int64(len(d2)), spec.filename(), layer.New(), opts); err == nil || !strings.Contains(err.Error(), "interpreter") {
 		t.Errorf("no interpreter: %v", err)
 	}
 }

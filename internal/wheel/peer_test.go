@@ -222,7 +222,7 @@ func comparePeer(t *testing.T, pip, interp string, wheels []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Install(bytes.NewReader(data), int64(len(data)), filepath.Base(w), tree, opts)
+		res, err := installChecked(bytes.NewReader(data), int64(len(data)), filepath.Base(w), tree, opts)
 		if err != nil {
 			t.Fatalf("native install: %v", err)
 		}

@@ -127,18 +127,32 @@ func NewCache(dir string) (*Cache, error) {
 
 func (c *Cache) path(sum string) string { return filepath.Join(c.dir, "sha256", sum[:2], sum) }
 
-// Fetch returns the bytes of f, which must hash to want. It serves from
-// the cache when possible (re-hashing what it reads) and otherwise
-// downloads from src, verifies, and stores atomically.
-func (c *Cache) Fetch(ctx context.Context, src Source, f File, want string) ([]byte, error) {
+// Open returns f's file, which must hash to want, open for reading; the
+// caller closes it. A file of a local wheel directory is read in place;
+// others come from the cache (re-hashed on every open) or are downloaded
+// into it, verified, and stored atomically. Nothing is held in memory:
+// wheels of several GiB are common in machine-learning images.
+func (c *Cache) Open(ctx context.Context, src Source, f File, want string) (*os.File, error) {
 	if len(want) != 64 {
 		return nil, fmt.Errorf("%s: bad expected sha256 %q", f.Filename, want)
 	}
-	p := c.path(want)
-	if b, err := os.ReadFile(p); err == nil {
-		if sum256(b) == want {
-			return b, nil
+	if d, ok := src.(*Dir); ok {
+		fh, err := os.Open(filepath.Join(d.path, filepath.Base(f.Filename)))
+		if err != nil {
+			return nil, errs.Input(fmt.Errorf("open %s: %w", f.Filename, err))
 		}
+		if err := checkFile(fh, want, f.Filename, src); err != nil {
+			fh.Close()
+			return nil, err
+		}
+		return fh, nil
+	}
+	p := c.path(want)
+	if fh, err := os.Open(p); err == nil {
+		if checkFile(fh, want, f.Filename, src) == nil {
+			return fh, nil
+		}
+		fh.Close()
 		_ = os.Remove(p) // corrupt cache entry: fetch again
 	}
 	rc, err := src.Open(ctx, f)
@@ -146,13 +160,6 @@ func (c *Cache) Fetch(ctx context.Context, src Source, f File, want string) ([]b
 		return nil, fmt.Errorf("open %s: %w", f.Filename, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, errs.Unreachable(fmt.Errorf("read %s: %w", f.Filename, err))
-	}
-	if got := sum256(b); got != want {
-		return nil, errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the lock expects sha256:%s; refusing the file", f.Filename, src, got, want))
-	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return nil, fmt.Errorf("create cache dir: %w", err)
 	}
@@ -160,18 +167,54 @@ func (c *Cache) Fetch(ctx context.Context, src Source, f File, want string) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("write cache: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("write cache: %w", err)
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, maxWheelSize+1))
+	if err != nil {
+		return nil, errs.Unreachable(fmt.Errorf("read %s: %w", f.Filename, err))
 	}
-	if err := tmp.Close(); err != nil {
+	if n > maxWheelSize {
+		return nil, errs.Input(fmt.Errorf("%s from %s is larger than %d GiB; refusing it", f.Filename, src, maxWheelSize>>30))
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return nil, errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the lock expects sha256:%s; refusing the file", f.Filename, src, got, want))
+	}
+	if err := tmp.Sync(); err != nil {
 		return nil, fmt.Errorf("write cache: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		return nil, fmt.Errorf("write cache: %w", err)
 	}
-	return b, nil
+	keep = true
+	return tmp, nil
+}
+
+// checkFile hashes an open file through its descriptor, so what was
+// checked is what is read later.
+func checkFile(fh *os.File, want, name string, src Source) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(fh, 0, 1<<62)); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the lock expects sha256:%s; refusing the file", name, src, got, want))
+	}
+	return nil
+}
+
+// Size is the size of an open file.
+func Size(fh *os.File) (int64, error) {
+	fi, err := fh.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 func sum256(b []byte) string {

@@ -5,7 +5,6 @@
 package wheels
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -298,7 +297,8 @@ func (ix *Index) Open(ctx context.Context, f File) (io.ReadCloser, error) {
 // wheel read to get at its METADATA or its hash.
 const (
 	maxMetadataSize = 16 << 20
-	maxWheelSize    = 2 << 30
+	// maxWheelSize bounds a download; wheels are streamed to disk.
+	maxWheelSize = 16 << 30
 )
 
 // Metadata returns the core metadata of the wheel f offered by src. From
@@ -317,11 +317,16 @@ func Metadata(ctx context.Context, src Source, cache *Cache, f File) (*wheel.Met
 		}
 		return md, nil
 	}
-	b, err := fileBytes(ctx, src, cache, f)
+	fh, err := openFile(ctx, src, cache, f)
 	if err != nil {
 		return nil, err
 	}
-	md, _, err := wheel.ReadMetadata(bytes.NewReader(b), int64(len(b)), f.Filename)
+	defer fh.Close()
+	size, err := Size(fh)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Filename, err)
+	}
+	md, _, err := wheel.ReadMetadata(fh, size, f.Filename)
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("%s from %s: %w", f.Filename, src, err))
 	}
@@ -373,25 +378,38 @@ func Hash(ctx context.Context, src Source, f File) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// fileBytes reads all of f, through cache when its sha256 is known and
-// it is not already local, and checks the listed sha256 either way.
-func fileBytes(ctx context.Context, src Source, cache *Cache, f File) ([]byte, error) {
-	if _, local := src.(*Dir); cache != nil && f.SHA256 != "" && !local {
-		return cache.Fetch(ctx, src, f, f.SHA256)
+// openFile opens f: through cache when its sha256 is known, else a
+// download spooled to an unlinked temporary file, checked against the
+// listed sha256 when there is one.
+func openFile(ctx context.Context, src Source, cache *Cache, f File) (*os.File, error) {
+	if cache != nil && f.SHA256 != "" {
+		return cache.Open(ctx, src, f, f.SHA256)
 	}
 	rc, err := src.Open(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", f.Filename, err)
 	}
 	defer rc.Close()
-	b, err := readLimited(rc, maxWheelSize, f.Filename)
+	tmp, err := os.CreateTemp("", "harden-wheel-*")
 	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", f.Filename, err)
+	}
+	os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, maxWheelSize+1))
+	switch {
+	case err != nil:
+		err = errs.Unreachable(fmt.Errorf("read %s: %w", f.Filename, err))
+	case n > maxWheelSize:
+		err = errs.Input(fmt.Errorf("%s is larger than %d GiB; refusing it", f.Filename, maxWheelSize>>30))
+	case f.SHA256 != "" && hex.EncodeToString(h.Sum(nil)) != f.SHA256:
+		err = errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%x, the index lists sha256:%s; refusing the file", f.Filename, src, h.Sum(nil), f.SHA256))
+	}
+	if err != nil {
+		tmp.Close()
 		return nil, err
 	}
-	if f.SHA256 != "" && sum256(b) != f.SHA256 {
-		return nil, errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the index lists sha256:%s; refusing the file", f.Filename, src, sum256(b), f.SHA256))
-	}
-	return b, nil
+	return tmp, nil
 }
 
 func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {

@@ -217,6 +217,10 @@ func TestValidationErrors(t *testing.T) {
 		{"maxDBAge negative", minimal + "scan: {maxDBAge: -1h}\n", "scan.maxDBAge", []string{"-1h0m0s is not a positive duration"}},
 		{"maxAttestationAge zero", minimal + "scan: {maxAttestationAge: 0s}\n", "scan.maxAttestationAge", []string{"0s is not a positive duration", `"168h"`, "to not require a signed scan"}},
 		{"maxAttestationAge negative", minimal + "scan: {maxAttestationAge: -168h}\n", "scan.maxAttestationAge", []string{"-168h0m0s is not a positive duration"}},
+		{"wheel layer threshold zero", minimal + "build: {wheelLayerThreshold: 0}\n", "build.wheelLayerThreshold", []string{"0 is not a positive size", `"64MiB"`}},
+		{"max wheel size zero", minimal + "build: {maxWheelSize: 0MiB}\n", "build.maxWheelSize", []string{"0 is not a positive size", `"16GiB"`}},
+		{"max wheel layers", minimal + "build: {maxWheelLayers: 65}\n", "build.maxWheelLayers", []string{"65 is outside 0..64"}},
+		{"max wheel layers negative", minimal + "build: {maxWheelLayers: -1}\n", "build.maxWheelLayers", []string{"-1 is outside 0..64"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -268,6 +272,34 @@ func TestScanFieldsAccepted(t *testing.T) {
 	}
 	if strings.Contains(string(out), "maxDBAge") || strings.Contains(string(out), "maxAttestationAge") {
 		t.Errorf("zero ages marshalled:\n%s", out)
+	}
+}
+
+func TestBuildSettings(t *testing.T) {
+	c, err := Parse([]byte(minimal), "h.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.BuildSettings()
+	if b.WheelLayerThreshold != 64<<20 || *b.MaxWheelLayers != 16 || b.MaxWheelSize != 16<<30 || b.MaxInstalledSize != 64<<30 {
+		t.Errorf("defaults: %+v (layers %d)", b, *b.MaxWheelLayers)
+	}
+	c, err = Parse([]byte(minimal+"build: {wheelLayerThreshold: 8MiB, maxWheelLayers: 0, maxWheelSize: 1G, maxInstalledSize: 1073741824}\n"), "h.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = c.BuildSettings()
+	if b.WheelLayerThreshold != 8<<20 || *b.MaxWheelLayers != 0 || b.MaxWheelSize != 1<<30 || b.MaxInstalledSize != 1<<30 {
+		t.Errorf("set: %+v (layers %d)", b, *b.MaxWheelLayers)
+	}
+}
+
+func TestSizeSyntax(t *testing.T) {
+	for _, v := range []string{"lots", "-1", "1.5.5GiB", "[1]"} {
+		_, err := Parse([]byte(minimal+"build: {maxInstalledSize: "+v+"}\n"), "h.yaml")
+		if err == nil || !strings.Contains(err.Error(), "h.yaml:5: build.maxInstalledSize: ") || !strings.Contains(err.Error(), `"64MiB"`) {
+			t.Errorf("%s: %v", v, err)
+		}
 	}
 }
 

@@ -315,3 +315,38 @@ func readCached(c *Cache, ctx context.Context, src Source, f File, want string) 
 	defer fh.Close()
 	return io.ReadAll(io.NewSectionReader(fh, 0, 1<<62))
 }
+
+// A wheel directory is read in place, not copied into the cache, and a
+// file changed after it was listed is refused.
+func TestCacheOpenDirInPlace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := filepath.Join(dir, names[0])
+	if err := os.WriteFile(p, []byte(names[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := NewDir(dir)
+	files, err := src.Files(ctx, "click")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files %v %v", files, err)
+	}
+	cacheDir := t.TempDir()
+	cache, _ := NewCache(cacheDir)
+	fh, err := cache.Open(ctx, src, files[0], files[0].SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh.Name() != p {
+		t.Errorf("opened %s, not the file in the wheel directory", fh.Name())
+	}
+	fh.Close()
+	if ents, _ := os.ReadDir(cacheDir); len(ents) != 0 {
+		t.Errorf("the cache holds %v after reading a wheel directory", ents)
+	}
+	if err := os.WriteFile(p, []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Open(ctx, src, files[0], files[0].SHA256); err == nil || !strings.Contains(err.Error(), "hash mismatch") {
+		t.Errorf("changed file: %v", err)
+	}
+}

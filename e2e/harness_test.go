@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/harden-dev/harden/internal/buildtest"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/scan/vulndb"
@@ -124,18 +124,7 @@ func registries(t *testing.T) map[string]string {
 // pushBase copies the fixture base index to reg and returns repo@digest.
 func pushBase(t *testing.T, fx *fixture.Fixture, reg string) string {
 	t.Helper()
-	idx, err := fx.BaseIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(reg + "/library/python:3.11-bookworm-fixture")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx, remote.WithContext(context.Background())); err != nil {
-		t.Fatalf("push fixture base to %s: %v", reg, err)
-	}
-	return ref.Context().Digest(fx.BaseIndexDigest).String()
+	return buildtest.PushBase(t, fx, reg)
 }
 
 // project is a harden.yaml for the fixture in its own directory.

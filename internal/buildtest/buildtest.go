@@ -63,18 +63,7 @@ func Build(t testing.TB, o Options) *Result {
 	if repoPath == "" {
 		repoPath = "org/pgcli"
 	}
-	baseIdx, err := fx.BaseIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseTag, err := name.ParseReference(reg + "/library/python:3.11-bookworm-fixture")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(baseTag, baseIdx, remote.WithContext(ctx)); err != nil {
-		t.Fatalf("push fixture base to %s: %v", reg, err)
-	}
-	base := baseTag.Context().Digest(fx.BaseIndexDigest).String()
+	base := PushBase(t, fx, reg)
 
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`name: pgcli

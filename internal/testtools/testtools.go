@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,12 +40,15 @@ func toolPackage(name string) (string, bool) {
 		return "github.com/google/go-containerregistry/cmd/crane", true
 	case "syft":
 		return "github.com/anchore/syft/cmd/syft", true
+	case "maxrss":
+		return "github.com/harden-dev/harden/tools/maxrss", true
 	}
 	return "", false
 }
 
 // Path returns an executable for the go.mod tool called name ("cosign",
-// "rekor-server", or the benchmarks' "crane" and "syft"). It fails the test when the tool is unknown or cannot be
+// "rekor-server", the benchmarks' "crane" and "syft", or harden's own
+// "maxrss"). It fails the test when the tool is unknown or cannot be
 // built; it never skips.
 func Path(t testing.TB, name string) string {
 	t.Helper()
@@ -193,4 +197,26 @@ func stderrOf(err error) string {
 		return ": " + strings.TrimSpace(string(ee.Stderr))
 	}
 	return ""
+}
+
+// PeakRSS runs cmd under the maxrss tool and returns its peak resident
+// memory in bytes (the largest of the process and the children it waited
+// for) and cmd's error. Measuring from the test process would be wrong:
+// a child's Maxrss starts at its parent's high-water mark.
+func PeakRSS(t testing.TB, cmd *exec.Cmd) (int64, error) {
+	t.Helper()
+	maxrss := Path(t, "maxrss")
+	rssFile := filepath.Join(t.TempDir(), "maxrss")
+	cmd.Args = append([]string{maxrss, rssFile}, cmd.Args...)
+	cmd.Path, cmd.Err = maxrss, nil
+	err := cmd.Run()
+	raw, rerr := os.ReadFile(rssFile)
+	if rerr != nil {
+		return 0, errors.Join(err, fmt.Errorf("no peak RSS recorded: %w", rerr))
+	}
+	kib, perr := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+	if perr != nil {
+		return 0, errors.Join(err, fmt.Errorf("peak RSS %q: %w", raw, perr))
+	}
+	return kib << 10, err
 }

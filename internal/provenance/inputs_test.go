@@ -8,7 +8,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/layer"
 )
 
 func TestReadInputsRoundTrip(t *testing.T) {
@@ -57,6 +59,29 @@ func TestReadInputsRoundTrip(t *testing.T) {
 	}
 }
 
+// The layer format travels through the provenance; one without layers
+// (made before layer formats) is format 1.
+func TestReadInputsLayering(t *testing.T) {
+	p := testParams()
+	st, prov := mustStatement(t, p)
+	in, err := ReadInputs(st, prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Layering != buildrecord.FirstLayering() {
+		t.Errorf("no layers: %+v, want format 1", in.Layering)
+	}
+	lay := buildrecord.Layering{Format: buildrecord.CurrentFormat, Compression: layer.ParallelGzip, WheelLayerThreshold: 64 << 20, MaxWheelLayers: 16}
+	p.Record.Layering = &lay
+	st, prov = mustStatement(t, p)
+	if in, err = ReadInputs(st, prov); err != nil {
+		t.Fatal(err)
+	}
+	if in.Layering != lay {
+		t.Errorf("layers %+v, want %+v", in.Layering, lay)
+	}
+}
+
 func TestReadInputsRefuses(t *testing.T) {
 	cases := map[string]struct {
 		edit func(ext map[string]any)
@@ -68,6 +93,12 @@ func TestReadInputsRefuses(t *testing.T) {
 		"base by tag":         {edit: func(e map[string]any) { e["baseImage"] = "python:3.12-slim" }, want: "baseImage (pinned by digest)"},
 		"no epoch, no lock":   {edit: func(e map[string]any) { delete(e, "sourceDateEpoch"); delete(e, "lockDigest") }, want: "sourceDateEpoch, lockDigest"},
 		"lock digest unknown": {edit: func(e map[string]any) { e["lockDigest"] = dg("other") }, want: "no resolvedDependencies entry has the lock digest"},
+		"unknown layer format": {edit: func(e map[string]any) {
+			e["layers"] = map[string]any{"format": 9, "compression": "pgzip-1mib"}
+		}, want: "layer format 9 is unknown"},
+		"unknown compression": {edit: func(e map[string]any) {
+			e["layers"] = map[string]any{"format": 2, "compression": "zstd"}
+		}, want: `layer compression "zstd" is unknown`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -52,6 +52,13 @@ type Attester struct {
 	Log     func(format string, args ...any)
 	// Jobs bounds concurrent signing requests; 0 = 8.
 	Jobs int
+	// KeepFacts makes an attestation count as present when the subject
+	// already carries one of the same predicate type by this signer,
+	// even with other content: the fact (this digest's provenance, SBOM,
+	// scan) was attested by an earlier release of the same image, and a
+	// second one would only pile up. harden release sets it; harden
+	// attest, asked explicitly, attaches whatever differs.
+	KeepFacts bool
 }
 
 // Entry reports one attachment.
@@ -305,7 +312,7 @@ func (a *Attester) isPresent(j *job, f *attach.Found) bool {
 				continue
 			}
 			raw, err := env.DecodeB64Payload()
-			if err != nil || !bytes.Equal(raw, j.payload) {
+			if err != nil || !a.sameFact(j.dsse, raw, j.payload) {
 				continue
 			}
 			if _, err := a.Signer.Check(&b, nil); err == nil {
@@ -328,6 +335,28 @@ func (a *Attester) isPresent(j *job, f *attach.Found) bool {
 		}
 	}
 	return false
+}
+
+// sameFact reports whether an existing payload stands for the new one:
+// byte-equal, or with KeepFacts, an in-toto statement of the same
+// predicate type about the same subjects.
+func (a *Attester) sameFact(dsse bool, got, want []byte) bool {
+	if bytes.Equal(got, want) {
+		return true
+	}
+	if !a.KeepFacts || !dsse {
+		return false
+	}
+	var g, w struct {
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil || g.PredicateType == "" {
+		return false
+	}
+	return g.PredicateType == w.PredicateType && fmt.Sprint(g.Subject) == fmt.Sprint(w.Subject)
 }
 
 // signStatement is the in-toto statement cosign v3 signs for an image.

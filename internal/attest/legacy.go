@@ -86,7 +86,7 @@ func (a *Attester) legacyDupe(att bool) attach.Dupe {
 		}
 		gotBody, env := legacyContent(got, att)
 		wantBody, _ := legacyContent(want, att)
-		if gotBody == nil || string(gotBody) != string(wantBody) {
+		if gotBody == nil || !a.sameFact(att, gotBody, wantBody) {
 			return false
 		}
 		pub, ok := a.legacySigner(existing)

@@ -120,6 +120,47 @@ func NewSigner(ctx context.Context, p SignerParams) (*sign.Signer, error) {
 	return sign.New(ctx, sign.Options{Trust: trust, Token: tok})
 }
 
+// CheckSigner is NewSigner without the certificate: it loads the key, or
+// the trust material and the identity token, and checks that Fulcio
+// accepts the token's issuer. A release runs it before anything is
+// pushed. An interactive sign-in is left to signing time.
+func CheckSigner(ctx context.Context, p SignerParams) (string, error) {
+	getenv := p.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if p.KeyPath != "" {
+		if p.IdentityToken != "" || p.IdentityTokenFile != "" {
+			return "", errs.Input(errors.New("--key and --identity-token(-file) exclude each other: sign with a key or keyless, not both"))
+		}
+		if _, err := sign.LoadKey(p.KeyPath, []byte(getenv(sign.PasswordEnv))); err != nil {
+			return "", err
+		}
+		if p.TrustedRoot != "" || p.SigningConfig != "" {
+			if _, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
+				Offline: p.Offline, CacheDir: p.CacheDir}); err != nil {
+				return "", err
+			}
+		}
+		return "key " + p.KeyPath + " loads", nil
+	}
+	trust, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
+		Offline: p.Offline, CacheDir: p.CacheDir, NeedSigningConfig: true})
+	if err != nil {
+		return "", err
+	}
+	tok, err := sign.ResolveToken(ctx, sign.TokenOptions{
+		Token: p.IdentityToken, TokenFile: p.IdentityTokenFile, Getenv: getenv, HTTPClient: p.HTTPClient,
+	})
+	if err != nil {
+		if p.Interactive && p.IdentityToken == "" && p.IdentityTokenFile == "" {
+			return "no token yet: a browser sign-in at the sign stage", nil
+		}
+		return "", err
+	}
+	return sign.CheckIssuer(ctx, trust, tok, p.HTTPClient, nil)
+}
+
 // Params locate what to sign.
 type Params struct {
 	Out           string // build output: build.json, oci/, release.json
@@ -132,6 +173,8 @@ type Params struct {
 	Getenv        func(string) string
 	Log           func(format string, args ...any)
 	Now           func() time.Time
+	// KeepFacts: see Attester.KeepFacts.
+	KeepFacts bool
 }
 
 // Release reads the release record and the subjects it names: the index
@@ -168,7 +211,7 @@ func Release(p Params) (*publish.Release, []name.Digest, error) {
 }
 
 func (p Params) attester() *Attester {
-	return &Attester{Signer: p.Signer, Store: attach.New(p.Registry), Storage: p.Storage, Log: p.Log, Now: p.Now}
+	return &Attester{Signer: p.Signer, Store: attach.New(p.Registry), Storage: p.Storage, Log: p.Log, Now: p.Now, KeepFacts: p.KeepFacts}
 }
 
 // SignRelease signs the published index and each platform manifest.

@@ -310,3 +310,24 @@ func (c *Client) Digest(ctx context.Context, ref name.Reference) (string, error)
 	}
 	return desc.Digest.String(), nil
 }
+
+// CheckPush proves that the credentials may push to repo: it starts a
+// blob upload and cancels it, as go-containerregistry's
+// CheckPushPermission does, so nothing is left in the registry.
+func (c *Client) CheckPush(ctx context.Context, repo name.Repository) error {
+	rt := c.transport
+	if err := remote.CheckPushPermission(repo.Tag("harden-preflight"), c.keychain, ctxTransport{ctx, rt}); err != nil {
+		return classify(fmt.Errorf("no push access to %s: %w", repo, err))
+	}
+	return nil
+}
+
+// ctxTransport binds requests to ctx; CheckPushPermission takes no context.
+type ctxTransport struct {
+	ctx context.Context
+	rt  http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.rt.RoundTrip(r.WithContext(t.ctx))
+}

@@ -32,20 +32,23 @@ import (
 
 // Stage names, in the order they run.
 const (
-	StageLock    = "lock"
-	StageBuild   = "build"
-	StageTest    = "test"
-	StagePublish = "publish"
-	StageSBOM    = "sbom"
-	StageScan    = "scan"
-	StageSign    = "sign"
-	StageAttest  = "attest"
-	StageVerify  = "verify"
-	StageRecord  = "record"
+	StagePreflight = "preflight"
+	StageLock      = "lock"
+	StageBuild     = "build"
+	StageTest      = "test"
+	StagePublish   = "publish"
+	StageSBOM      = "sbom"
+	StageScan      = "scan"
+	StageSign      = "sign"
+	StageAttest    = "attest"
+	StageVerify    = "verify"
+	StageRecord    = "record"
 )
 
 // Stages lists every stage in order.
-var Stages = []string{StageLock, StageBuild, StageTest, StagePublish, StageSBOM, StageScan, StageSign, StageAttest, StageVerify, StageRecord}
+// SBOMs and the scan run on the local build, so an image the gate
+// rejects is never pushed.
+var Stages = []string{StagePreflight, StageLock, StageBuild, StageTest, StageSBOM, StageScan, StagePublish, StageSign, StageAttest, StageVerify, StageRecord}
 
 // Options are the inputs of one release.
 type Options struct {
@@ -108,6 +111,8 @@ type run struct {
 	verify  *verifyResult
 	sboms   []SBOMFile
 	scans   []scan.PlatformReport
+	db      *scan.DB           // opened by the preflight, used by the scan stage
+	created created            // what this run put in the registry
 	version *relversion.Result // with VersionTag
 	signs   *attest.Report
 	atts    *attest.Report
@@ -149,16 +154,22 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 	if err := r.prepare(); err != nil {
 		return nil, nil, err
 	}
+	defer func() {
+		if r.db != nil {
+			r.db.Close()
+		}
+	}()
 	steps := []struct {
 		name string
 		fn   func(context.Context) (string, bool, error) // detail, skipped
 	}{
+		{StagePreflight, r.preflight},
 		{StageLock, r.lock},
 		{StageBuild, r.build},
 		{StageTest, r.test},
-		{StagePublish, r.publish},
 		{StageSBOM, r.sbom},
 		{StageScan, r.scan},
+		{StagePublish, r.publish},
 		{StageSign, r.sign},
 		{StageAttest, r.attest},
 		{StageVerify, r.verifyStage},
@@ -175,7 +186,7 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 		switch {
 		case err != nil:
 			res.Status, res.Detail = "failed", firstLine(err.Error())
-		case o.DryRun:
+		case o.DryRun && s.name != StagePreflight: // the preflight runs for real
 			res.Status = "planned"
 		case skipped:
 			res.Status = "skipped"
@@ -227,11 +238,19 @@ func (r *run) prepare() error {
 	if err != nil {
 		return err
 	}
+	st.bind(rp.String())
 	r.state = st
 	return nil
 }
 
+// created is what this run, not an earlier one, put in the registry.
+type created struct {
+	published, signed, attested bool
+}
+
 // stopped explains a failed release: what exists and what to do next.
+// Rollback advice names only what this run created; what earlier runs
+// made is reported, not offered for deletion.
 func (r *run) stopped(stage string, cause error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "release stopped at stage %q: %v", stage, cause)
@@ -244,26 +263,43 @@ func (r *run) stopped(stage string, cause error) error {
 	if len(done) > 0 {
 		fmt.Fprintf(&b, "\n  completed: %s", strings.Join(done, ", "))
 	}
-	switch {
-	case r.state.Published != "":
-		fmt.Fprintf(&b, "\n  in the registry: %s, untagged", r.state.Published)
-		if r.state.Signed {
+	switch st := r.state; {
+	case st.Published != "":
+		fmt.Fprintf(&b, "\n  in the registry: %s, untagged", st.Published)
+		if st.Signed {
 			b.WriteString(", signed")
 		} else {
 			b.WriteString(", not signed")
 		}
 		switch {
-		case r.state.Verified:
+		case st.Verified:
 			b.WriteString(", attested and verified, but release.json is not written")
-		case r.state.Attested:
+		case st.Attested:
 			b.WriteString(" and attested, but not verified")
 		}
+		var mine []string
+		if r.created.published {
+			mine = append(mine, "pushed it")
+		}
+		if r.created.signed {
+			mine = append(mine, "signed it")
+		}
+		if r.created.attested {
+			mine = append(mine, "attested it")
+		}
+		if len(mine) == 0 {
+			b.WriteString("\n  (all of it from an earlier run of this release; this run added nothing to the registry)")
+		} else {
+			fmt.Fprintf(&b, "\n  this run %s", strings.Join(mine, ", "))
+		}
 		b.WriteString("\n  to finish: fix the cause and run the same harden release again; finished stages are checked and skipped, nothing is signed twice")
-		fmt.Fprintf(&b, "\n  to roll back: nothing points at %s by tag; delete it (and its sha256-* tags) with your registry's tools, or leave it unreferenced", r.state.Published)
-	case r.state.Digest != "":
-		fmt.Fprintf(&b, "\n  nothing was pushed; the build %s is in %s\n  to finish: fix the cause and run the same harden release again", r.state.Digest, r.o.Out)
+		if r.created.published {
+			fmt.Fprintf(&b, "\n  to roll back: nothing points at %s by tag; delete it (and its sha256-* tags) with your registry's tools, or leave it unreferenced", st.Published)
+		}
+	case st.Digest != "":
+		fmt.Fprintf(&b, "\n  nothing was pushed to %s; the build %s is in %s\n  to finish: fix the cause and run the same harden release again", r.repo, st.Digest, r.o.Out)
 	default:
-		b.WriteString("\n  nothing was pushed or written\n  to finish: fix the cause and run harden release again")
+		fmt.Fprintf(&b, "\n  nothing was pushed to %s\n  to finish: fix the cause and run harden release again", r.repo)
 	}
 	return &StopError{Stage: stage, Err: cause, Published: r.state.Published, msg: b.String()}
 }

@@ -205,8 +205,8 @@ func TestResume(t *testing.T) {
 				t.Errorf("rerun gave %s, want %s", rec.Digest, want)
 			}
 			for j, r := range results[:i+1] {
-				// Lock always runs; verify and record always run.
-				if j > 0 && Stages[j] != StageVerify && Stages[j] != StageRecord && r.Status != "skipped" {
+				// Preflight and lock always run; verify and record always run.
+				if Stages[j] != StagePreflight && Stages[j] != StageLock && Stages[j] != StageVerify && Stages[j] != StageRecord && r.Status != "skipped" {
 					t.Errorf("rerun after a stop at %s: stage %s is %q, want skipped (%s)", stage, r.Stage, r.Status, r.Detail)
 				}
 			}
@@ -296,5 +296,95 @@ func validateRecord(t *testing.T, path string) {
 	}
 	if !rec.Verification.Verified || len(rec.Signatures) == 0 || len(rec.Attestations) == 0 || len(rec.SBOMs) != 2 {
 		t.Errorf("release record is missing proof: %+v", rec.Verification)
+	}
+}
+
+// TestRereleaseKeepsOneAttestationPerFact releases, adds a comment to
+// harden.yaml (new inputs, same image digest) and releases again to the
+// same repository: the second release keeps the first one's provenance,
+// SBOMs and scan instead of attaching a second set.
+func TestRereleaseKeepsOneAttestationPerFact(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o := e.options(t, e.reg+"/rerelease/pgcli")
+	first, _, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(o.Project.Config.Path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("# a comment changes the inputs, not the image\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	pr, err := project.Load(ctx, o.Project.Config.Path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Project = pr
+	second, results, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Digest != first.Digest {
+		t.Fatalf("a comment changed the image: %s, then %s", first.Digest, second.Digest)
+	}
+	for _, r := range results {
+		if r.Stage == StageAttest && (r.Status != "skipped" || !strings.Contains(r.Detail, "already present")) {
+			t.Errorf("attest stage of the re-release: %s (%s)", r.Status, r.Detail)
+		}
+	}
+	countEntries(t, e.rc, second)
+	validateRecord(t, filepath.Join(o.Out, "release.json"))
+}
+
+// TestGateFailureNeverPushes: the SBOMs and the scan run on the local
+// build, so an image the gate rejects is not in the registry, and a
+// missing identity token stops the release before the build.
+func TestGateFailureNeverPushes(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o := e.options(t, e.reg+"/gate/pgcli")
+	o.Scan.Gate.FailOn = "high" // the fixture's pins have fixable high findings
+	_, results, err := Run(ctx, o)
+	var stop *StopError
+	if !errors.As(err, &stop) || stop.Stage != StageScan || stop.Published != "" {
+		t.Fatalf("want a stop at the scan stage with nothing published, got %v", err)
+	}
+	for _, r := range results {
+		if r.Stage == StagePublish {
+			t.Errorf("the publish stage ran: %+v", r)
+		}
+	}
+	repo, _ := name.NewRepository(o.Project.Config.Repository)
+	if tags, err := remote.List(repo); err == nil && len(tags) > 0 {
+		t.Errorf("tags in the registry: %v", tags)
+	}
+	if d := o.Out; d != "" {
+		st, err := ReadState(filepath.Join(d, StateFile))
+		if err != nil || st.Digest == "" {
+			t.Fatalf("state %+v %v", st, err)
+		}
+		if _, err := remote.Head(repo.Digest(st.Digest)); err == nil {
+			t.Errorf("%s is in the registry after a failed gate", st.Digest)
+		}
+	}
+	if !strings.Contains(err.Error(), "nothing was pushed to "+repo.String()) {
+		t.Errorf("the stop does not say nothing was pushed:\n%v", err)
+	}
+
+	o = e.options(t, e.reg+"/gate/notoken")
+	o.Signer.IdentityTokenFile = ""
+	_, results, err = Run(ctx, o)
+	if !errors.As(err, &stop) || stop.Stage != StagePreflight || !strings.Contains(err.Error(), "no identity token") {
+		t.Fatalf("no token: want a stop at the preflight, got %v", err)
+	}
+	if len(results) != 1 {
+		t.Errorf("no token: %d stages ran", len(results))
+	}
+	if _, err := os.Stat(o.Out); err == nil {
+		t.Errorf("no token: %s was written", o.Out)
 	}
 }

@@ -102,7 +102,7 @@ func (r *run) build(ctx context.Context) (string, bool, error) {
 	}
 	r.rec = rec
 	// A new build invalidates everything an earlier run did.
-	r.state = &State{Schema: StateSchema, Inputs: r.inputs, Digest: rec.Digest}
+	r.state = &State{Schema: StateSchema, Inputs: r.inputs, Digest: rec.Digest, Repository: r.repo.String()}
 	if err := r.saveState(); err != nil {
 		return "", false, err
 	}
@@ -166,6 +166,7 @@ func (r *run) publish(ctx context.Context) (string, bool, error) {
 		return "", false, fmt.Errorf("after the push: %w", err)
 	}
 	r.image, r.rel = want, rel
+	r.created.published = true
 	r.state.Published = rel.Image
 	if err := r.saveState(); err != nil {
 		return "", false, err
@@ -306,11 +307,13 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 		r.scans = kept
 		return fmt.Sprintf("%d report(s) for this image already in %s", len(kept), dir), true, nil
 	}
-	db, err := scan.OpenDB(so.DB)
-	if err != nil {
-		return "", false, err
+	db := r.db
+	if db == nil {
+		if db, err = scan.OpenDB(so.DB); err != nil {
+			return "", false, err
+		}
+		r.db = db
 	}
-	defer db.Close()
 	r.logf("vulnerability database %s, built %s (%s)", db.Status.Schema, db.Status.Built.Format(time.RFC3339), db.Status.Source)
 	var out []scan.PlatformReport
 	for _, pl := range r.rec.Platforms {
@@ -344,8 +347,10 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 }
 
 func (r *run) attestParams() attest.Params {
+	// A digest released before keeps its attestations: one per
+	// subject, predicate type and signer (docs/release-record.md).
 	return attest.Params{Out: r.o.Out, Config: r.o.Project.Config, Storage: r.o.Storage, Signer: r.signer,
-		Registry: r.o.Registry, HardenVersion: r.o.HardenVersion, Getenv: r.o.Getenv, Log: r.logf, Now: r.o.Now}
+		Registry: r.o.Registry, HardenVersion: r.o.HardenVersion, Getenv: r.o.Getenv, Log: r.logf, Now: r.o.Now, KeepFacts: true}
 }
 
 func (r *run) sign(ctx context.Context) (string, bool, error) {
@@ -368,6 +373,7 @@ func (r *run) sign(ctx context.Context) (string, bool, error) {
 		return "", false, err
 	}
 	r.signs = rep
+	r.created.signed = !allPresent(rep)
 	r.state.Signed = true
 	if err := r.saveState(); err != nil {
 		return "", false, err
@@ -384,6 +390,7 @@ func (r *run) attest(ctx context.Context) (string, bool, error) {
 		return "", false, err
 	}
 	r.atts = rep
+	r.created.attested = !allPresent(rep)
 	r.state.Attested = true
 	if err := r.saveState(); err != nil {
 		return "", false, err

@@ -25,14 +25,17 @@ const StateSchema = "harden.release-state/v1"
 // State is what earlier runs finished. It is a hint, never proof: every
 // stage re-checks the registry or the files before it skips.
 type State struct {
-	Schema    string `json:"schema"`
-	Inputs    string `json:"inputs"`           // fingerprint of the build inputs
-	Digest    string `json:"digest,omitempty"` // index built from them
-	Tested    bool   `json:"tested,omitempty"`
-	Published string `json:"published,omitempty"` // repo@sha256
-	Signed    bool   `json:"signed,omitempty"`
-	Attested  bool   `json:"attested,omitempty"`
-	Verified  bool   `json:"verified,omitempty"`
+	Schema string `json:"schema"`
+	Inputs string `json:"inputs"` // fingerprint of the build inputs
+	// Repository is where Published, Signed, Attested and Verified
+	// happened; a release to another repository starts those afresh.
+	Repository string `json:"repository,omitempty"`
+	Digest     string `json:"digest,omitempty"` // index built from them
+	Tested     bool   `json:"tested,omitempty"`
+	Published  string `json:"published,omitempty"` // repo@sha256
+	Signed     bool   `json:"signed,omitempty"`
+	Attested   bool   `json:"attested,omitempty"`
+	Verified   bool   `json:"verified,omitempty"`
 }
 
 // ReadState loads the state file; a missing file is an empty state.
@@ -49,6 +52,16 @@ func ReadState(path string) (*State, error) {
 		return nil, errs.Input(fmt.Errorf("%s is not a release state file of this harden; delete it to start the release afresh", path))
 	}
 	return &s, nil
+}
+
+// bind makes the state describe a release to repo: the registry facts of
+// a release to another repository do not carry over (the build and its
+// smoke test do).
+func (s *State) bind(repo string) {
+	if s.Repository != repo {
+		s.Published, s.Signed, s.Attested, s.Verified = "", false, false, false
+		s.Repository = repo
+	}
 }
 
 func (r *run) saveState() error {

@@ -297,3 +297,16 @@ func RunOutput(ctx context.Context, idx v1.ImageIndex, cfg *config.Config, rt st
 	}
 	return Run(ctx, img, desc.Platform.String(), Options{Runtime: rt, UID: cfg.User.UID, Tests: cfg.Smoke})
 }
+
+// Usable names the runtime the smoke tests would use (name, or the first
+// usable one when name is ""), or says why there is none.
+func Usable(ctx context.Context, name string) (string, error) {
+	if err := CheckRuntime(name); err != nil {
+		return "", err
+	}
+	rt, err := pick(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	return rt.Name(), nil
+}

@@ -215,6 +215,10 @@ func failedReasons(rep *verify.Report) string {
 	for _, c := range rep.Failed() {
 		fmt.Fprintf(&b, "\n  %s: %s", c.Name, c.Reason)
 	}
+	// What was left out explains a genuine entry that went missing.
+	for _, ig := range rep.Ignored {
+		fmt.Fprintf(&b, "\n  ignored %s %s %s: %s", ig.Layout, ig.Subject, ig.Entry, ig.Reason)
+	}
 	return b.String()
 }
 

@@ -77,47 +77,11 @@ type SignerParams struct {
 // NewSigner loads trust material and a token or key and returns a ready
 // signer. Keyless, this fetches the certificate.
 func NewSigner(ctx context.Context, p SignerParams) (*sign.Signer, error) {
-	getenv := p.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	keyed := p.KeyPath != ""
-	if keyed && (p.IdentityToken != "" || p.IdentityTokenFile != "") {
-		return nil, errs.Input(errors.New("--key and --identity-token(-file) exclude each other: sign with a key or keyless, not both"))
-	}
-	if keyed {
-		sv, err := sign.LoadKey(p.KeyPath, []byte(getenv(sign.PasswordEnv)))
-		if err != nil {
-			return nil, err
-		}
-		var trust *sign.Trust
-		// Without trust files, key signing is air-gapped: no log, no
-		// timestamp, nothing fetched.
-		if p.TrustedRoot != "" || p.SigningConfig != "" {
-			if trust, err = sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
-				Offline: p.Offline, CacheDir: p.CacheDir}); err != nil {
-				return nil, err
-			}
-		}
-		return sign.New(ctx, sign.Options{Trust: trust, Key: sv})
-	}
-	trust, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
-		Offline: p.Offline, CacheDir: p.CacheDir, NeedSigningConfig: true})
+	o, err := loadSigning(ctx, p, p.Interactive)
 	if err != nil {
 		return nil, err
 	}
-	issuer := ""
-	if trust.Config != nil && len(trust.Config.OIDCProviderURLs()) > 0 {
-		issuer = trust.Config.OIDCProviderURLs()[0].URL
-	}
-	tok, err := sign.ResolveToken(ctx, sign.TokenOptions{
-		Token: p.IdentityToken, TokenFile: p.IdentityTokenFile, Getenv: getenv,
-		HTTPClient: p.HTTPClient, Interactive: p.Interactive, Issuer: issuer,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return sign.New(ctx, sign.Options{Trust: trust, Token: tok})
+	return sign.New(ctx, o)
 }
 
 // CheckSigner is NewSigner without the certificate: it loads the key, or
@@ -125,40 +89,65 @@ func NewSigner(ctx context.Context, p SignerParams) (*sign.Signer, error) {
 // accepts the token's issuer. A release runs it before anything is
 // pushed. An interactive sign-in is left to signing time.
 func CheckSigner(ctx context.Context, p SignerParams) (string, error) {
+	o, err := loadSigning(ctx, p, false)
+	switch {
+	case err != nil && o.Trust != nil && p.Interactive && p.IdentityToken == "" && p.IdentityTokenFile == "":
+		// The trust material loaded; only the token is missing.
+		return "no token yet: a browser sign-in at the sign stage", nil
+	case err != nil:
+		return "", err
+	case o.Key != nil:
+		return "key " + p.KeyPath + " loads", nil
+	}
+	return sign.CheckIssuer(ctx, o.Trust, o.Token, p.HTTPClient, nil)
+}
+
+// loadSigning reads what a signer needs: the key (and trust files, when
+// given), or the trust material and an identity token, found without a
+// browser sign-in unless interactive. When only the token is missing,
+// the error comes with the loaded Trust.
+func loadSigning(ctx context.Context, p SignerParams, interactive bool) (sign.Options, error) {
 	getenv := p.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if p.KeyPath != "" {
-		if p.IdentityToken != "" || p.IdentityTokenFile != "" {
-			return "", errs.Input(errors.New("--key and --identity-token(-file) exclude each other: sign with a key or keyless, not both"))
+	keyed := p.KeyPath != ""
+	if keyed && (p.IdentityToken != "" || p.IdentityTokenFile != "") {
+		return sign.Options{}, errs.Input(errors.New("--key and --identity-token(-file) exclude each other: sign with a key or keyless, not both"))
+	}
+	if keyed {
+		sv, err := sign.LoadKey(p.KeyPath, []byte(getenv(sign.PasswordEnv)))
+		if err != nil {
+			return sign.Options{}, err
 		}
-		if _, err := sign.LoadKey(p.KeyPath, []byte(getenv(sign.PasswordEnv))); err != nil {
-			return "", err
-		}
+		var trust *sign.Trust
+		// Without trust files, key signing is air-gapped: no log, no
+		// timestamp, nothing fetched.
 		if p.TrustedRoot != "" || p.SigningConfig != "" {
-			if _, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
+			if trust, err = sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
 				Offline: p.Offline, CacheDir: p.CacheDir}); err != nil {
-				return "", err
+				return sign.Options{}, err
 			}
 		}
-		return "key " + p.KeyPath + " loads", nil
+		return sign.Options{Trust: trust, Key: sv}, nil
 	}
 	trust, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
 		Offline: p.Offline, CacheDir: p.CacheDir, NeedSigningConfig: true})
 	if err != nil {
-		return "", err
+		return sign.Options{}, err
+	}
+	issuer := ""
+	if trust.Config != nil && len(trust.Config.OIDCProviderURLs()) > 0 {
+		issuer = trust.Config.OIDCProviderURLs()[0].URL
 	}
 	tok, err := sign.ResolveToken(ctx, sign.TokenOptions{
-		Token: p.IdentityToken, TokenFile: p.IdentityTokenFile, Getenv: getenv, HTTPClient: p.HTTPClient,
+		Token: p.IdentityToken, TokenFile: p.IdentityTokenFile, Getenv: getenv,
+		HTTPClient: p.HTTPClient, Interactive: interactive, Issuer: issuer,
 	})
 	if err != nil {
-		if p.Interactive && p.IdentityToken == "" && p.IdentityTokenFile == "" {
-			return "no token yet: a browser sign-in at the sign stage", nil
-		}
-		return "", err
+		return sign.Options{Trust: trust}, err
 	}
-	return sign.CheckIssuer(ctx, trust, tok, p.HTTPClient, nil)
+	return sign.Options{Trust: trust, Token: tok}, nil
 }
 
 // Params locate what to sign.

@@ -238,7 +238,7 @@ func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *
 		}
 		if total += iw.size; total > int64(limits.MaxInstalledSize) {
 			return nil, nil, errs.Input(fmt.Errorf("the locked wheels install more than %s (the limit build.maxInstalledSize in harden.yaml), %s of it by %s; raise the limit if the image is meant to be this large",
-				humanSize(int64(limits.MaxInstalledSize)), humanSize(iw.size), pk.File.Filename))
+				units.BytesSize(float64(limits.MaxInstalledSize)), units.BytesSize(float64(iw.size)), pk.File.Filename))
 		}
 		installed = append(installed, iw)
 		prec.Wheels = append(prec.Wheels, buildrecord.WheelRecord{Name: pk.Req.Key, Version: pk.Req.Version, Filename: pk.File.Filename, SHA256: sum, URL: pk.File.URL})
@@ -293,7 +293,7 @@ func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *
 		return nil, nil, err
 	}
 	for i, iw := range own {
-		logf("%s: %s (%s installed) in a layer of its own", p.Name, iw.pick.File.Filename, humanSize(iw.size))
+		logf("%s: %s (%s installed) in a layer of its own", p.Name, iw.pick.File.Filename, units.BytesSize(float64(iw.size)))
 		if err := addLayer(ownTrees[i], wheelMtime, fmt.Sprintf("harden: install %s (sha256:%s)", iw.pick.File.Filename, iw.pick.File.SHA256)); err != nil {
 			return nil, nil, err
 		}
@@ -345,9 +345,6 @@ func ownLayers(installed []installedWheel, lay buildrecord.Layering) []installed
 	sort.Slice(big, func(i, j int) bool { return big[i].pick.Req.Key < big[j].pick.Req.Key })
 	return big
 }
-
-// humanSize prints n in binary units.
-func humanSize(n int64) string { return units.BytesSize(float64(n)) }
 
 func lockedHash(p wheels.Pick) (string, error) {
 	for _, h := range p.Req.Hashes {

@@ -260,15 +260,6 @@ func (e *Entry) Content() ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
-// ContentSize is the sum of the sizes of the regular files.
-func (t *Tree) ContentSize() int64 {
-	var n int64
-	for _, e := range t.entries {
-		n += e.Size
-	}
-	return n
-}
-
 // FileMode converts tar permission bits (with setuid, setgid and sticky)
 // to an os.FileMode.
 func FileMode(m int64) os.FileMode {

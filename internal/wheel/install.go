@@ -10,6 +10,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	units "github.com/docker/go-units"
 	"hash"
 	"io"
 	"io/fs"
@@ -52,21 +53,7 @@ type SizeError struct {
 }
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("wheel %s would install %s, more than the per-wheel limit of %s; refusing to install", e.Wheel, humanBytes(e.Size), humanBytes(e.Limit))
-}
-
-// humanBytes prints n in the largest binary unit that keeps it >= 1.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+	return fmt.Sprintf("wheel %s would install %s, more than the per-wheel limit of %s; refusing to install", e.Wheel, units.BytesSize(float64(e.Size)), units.BytesSize(float64(e.Limit)))
 }
 
 // Installed describes what one wheel laid down.
@@ -399,7 +386,7 @@ func (in *installer) readSmall(members []*member, distInfo string) error {
 			continue
 		}
 		if m.f.UncompressedSize64 > maxInMemory {
-			return in.bad(m.name, fmt.Sprintf("is %s; harden reads metadata, scripts and links of at most %s", humanBytes(int64(m.f.UncompressedSize64)), humanBytes(maxInMemory)), trusted)
+			return in.bad(m.name, fmt.Sprintf("is %s; harden reads metadata, scripts and links of at most %s", units.BytesSize(float64(m.f.UncompressedSize64)), units.BytesSize(maxInMemory)), trusted)
 		}
 		data, err := readMember(m.f)
 		if err != nil {

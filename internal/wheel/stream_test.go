@@ -69,7 +69,7 @@ func TestPerWheelLimit(t *testing.T) {
 	opts.MaxSize = 2048
 	_, err := install(t, layer.New(), s, opts)
 	var se *SizeError
-	if !errors.As(err, &se) || se.Limit != 2048 || se.Size < 4096 || !strings.Contains(err.Error(), "per-wheel limit of 2.0 KiB") || !strings.Contains(err.Error(), s.filename()) {
+	if !errors.As(err, &se) || se.Limit != 2048 || se.Size < 4096 || !strings.Contains(err.Error(), "per-wheel limit of 2KiB") || !strings.Contains(err.Error(), s.filename()) {
 		t.Fatalf("over the limit: %v", err)
 	}
 	opts.MaxSize = 1 << 20

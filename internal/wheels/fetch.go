@@ -137,7 +137,7 @@ func (c *Cache) Open(ctx context.Context, src Source, f File, want string) (*os.
 		return nil, fmt.Errorf("%s: bad expected sha256 %q", f.Filename, want)
 	}
 	if d, ok := src.(*Dir); ok {
-		fh, err := os.Open(filepath.Join(d.path, filepath.Base(f.Filename)))
+		fh, err := os.Open(d.file(f))
 		if err != nil {
 			return nil, errs.Input(fmt.Errorf("open %s: %w", f.Filename, err))
 		}
@@ -174,15 +174,11 @@ func (c *Cache) Open(ctx context.Context, src Source, f File, want string) (*os.
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, maxWheelSize+1))
+	got, err := spool(tmp, rc, f.Filename, src)
 	if err != nil {
-		return nil, errs.Unreachable(fmt.Errorf("read %s: %w", f.Filename, err))
+		return nil, err
 	}
-	if n > maxWheelSize {
-		return nil, errs.Input(fmt.Errorf("%s from %s is larger than %d GiB; refusing it", f.Filename, src, maxWheelSize>>30))
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+	if got != want {
 		return nil, errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the lock expects sha256:%s; refusing the file", f.Filename, src, got, want))
 	}
 	if err := tmp.Sync(); err != nil {
@@ -193,6 +189,20 @@ func (c *Cache) Open(ctx context.Context, src Source, f File, want string) (*os.
 	}
 	keep = true
 	return tmp, nil
+}
+
+// spool copies a download of at most maxWheelSize bytes to w and returns
+// its sha256 (hex).
+func spool(w io.Writer, r io.Reader, name string, src Source) (string, error) {
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, maxWheelSize+1))
+	if err != nil {
+		return "", errs.Unreachable(fmt.Errorf("read %s: %w", name, err))
+	}
+	if n > maxWheelSize {
+		return "", errs.Input(fmt.Errorf("%s from %s is larger than %d GiB; refusing it", name, src, maxWheelSize>>30))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // checkFile hashes an open file through its descriptor, so what was

@@ -104,8 +104,11 @@ func (d *Dir) Files(_ context.Context, key string) ([]File, error) {
 
 // Open opens a file of the directory.
 func (d *Dir) Open(_ context.Context, f File) (io.ReadCloser, error) {
-	return os.Open(filepath.Join(d.path, filepath.Base(f.Filename)))
+	return os.Open(d.file(f))
 }
+
+// file is where f lies in the directory.
+func (d *Dir) file(f File) string { return filepath.Join(d.path, filepath.Base(f.Filename)) }
 
 // projectKey guesses the normalised project name of a distribution
 // filename: wheels by the spec, sdists by the last "-<digit>" split.
@@ -395,15 +398,9 @@ func openFile(ctx context.Context, src Source, cache *Cache, f File) (*os.File, 
 		return nil, fmt.Errorf("spool %s: %w", f.Filename, err)
 	}
 	os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, maxWheelSize+1))
-	switch {
-	case err != nil:
-		err = errs.Unreachable(fmt.Errorf("read %s: %w", f.Filename, err))
-	case n > maxWheelSize:
-		err = errs.Input(fmt.Errorf("%s is larger than %d GiB; refusing it", f.Filename, maxWheelSize>>30))
-	case f.SHA256 != "" && hex.EncodeToString(h.Sum(nil)) != f.SHA256:
-		err = errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%x, the index lists sha256:%s; refusing the file", f.Filename, src, h.Sum(nil), f.SHA256))
+	got, err := spool(tmp, rc, f.Filename, src)
+	if err == nil && f.SHA256 != "" && got != f.SHA256 {
+		err = errs.Input(fmt.Errorf("hash mismatch for %s from %s: got sha256:%s, the index lists sha256:%s; refusing the file", f.Filename, src, got, f.SHA256))
 	}
 	if err != nil {
 		tmp.Close()

@@ -13,10 +13,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/provenance"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/release"
 	"github.com/harden-dev/harden/internal/sigstoretest"
 	"github.com/harden-dev/harden/internal/testtools"
 )
@@ -59,8 +60,8 @@ func runTool(b *testing.B, env []string, bin string, args ...string) {
 // BenchmarkSignAttest signs the fixture image and attests it with SLSA
 // provenance, SPDX and CycloneDX, against the local Sigstore stack and an
 // in-process registry: harden (one sign and one attest process; it signs
-// the index and the platform manifest, generates both SBOMs with syft and
-// writes the chosen layouts; the SBOMs come from the sbom stage's files)
+// the index and the platform manifest and writes the chosen layouts; the
+// SBOMs come from the sbom stage's files, as cosign's predicates do)
 // against the cosign CLI (sign plus three
 // attest processes on the index, with predicates prepared beforehand).
 // Every iteration publishes the image to a fresh repository first
@@ -98,7 +99,7 @@ func BenchmarkSignAttest(b *testing.B) {
 		// The sbom stage runs before attest in a release; its files are
 		// named for the repository, so make them for this one (untimed, as
 		// cosign's predicates are prepared beforehand too).
-		if _, err := attest.WriteSBOMs(context.Background(), res.Out, "", nil, repo.String(), "bench"); err != nil {
+		if _, err := release.WriteSBOMs(context.Background(), release.SBOMOptions{Out: dist.Dir(res.Out), Repository: repo.String(), Version: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		path := filepath.Join(dir, fmt.Sprintf("release-%d.json", n))

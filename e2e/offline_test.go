@@ -38,6 +38,7 @@ func TestVerifyOfflineInEmptyNetns(t *testing.T) {
 	signing := []string{"--config", pr.Config, "--out", out, "--identity-token-file", tok, "--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
 	for _, args := range [][]string{
 		append([]string{"sign"}, signing...),
+		{"sbom", "--config", pr.Config, "--out", out},
 		append([]string{"attest"}, signing...),
 	} {
 		if r := run(t, []string{epoch}, args...); r.code != 0 {

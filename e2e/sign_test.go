@@ -79,6 +79,9 @@ func TestSignAttestCosignInterop(t *testing.T) {
 			if sign.code != 0 {
 				t.Fatalf("sign: %s", sign)
 			}
+			if r := run(t, nil, "sbom", "--config", pr.Config, "--out", out); r.code != 0 {
+				t.Fatalf("sbom: %s", r)
+			}
 			att := run(t, nil, append([]string{"attest", "--identity-token-file", tokFile,
 				"--type", "slsaprovenance1", "--type", "spdxjson", "--type", "cyclonedx"}, common...)...)
 			if att.code != 0 {

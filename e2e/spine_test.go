@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/fixture"
 )
 
@@ -222,7 +222,7 @@ func TestReproducible(t *testing.T) {
 // the base (user, wheels), read from the build's OCI layout.
 func addedLayers(t *testing.T, digest, out string) []string {
 	t.Helper()
-	idx, _, err := buildrecord.ReadOutput(out)
+	idx, _, err := dist.Dir(out).Build()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/scan"
 )
@@ -111,7 +111,7 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 			}
 			if outDir != "" {
 				for _, r := range reports {
-					path, err := scan.WriteFile(filepath.Join(outDir, "scan"), r)
+					path, err := dist.Dir(outDir).WriteScan(r)
 					if err != nil {
 						return err
 					}

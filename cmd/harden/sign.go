@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/release"
 	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/sign"
 )
@@ -36,12 +39,17 @@ func (f *signFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.sp.SigningConfig, "signing-config", "", "Sigstore signing config JSON (default: public good via TUF)")
 }
 
-// params loads the config (for storage and provenance) and a signer.
-func (f *signFlags) params(ctx context.Context, g *globals) (attest.Params, error) {
+// params loads the config (for storage and provenance), the release
+// record and a signer.
+func (f *signFlags) params(ctx context.Context, g *globals) (attest.Params, *dist.Release, error) {
 	var p attest.Params
 	pr, err := g.load(ctx, "")
 	if err != nil {
-		return p, err
+		return p, nil, err
+	}
+	rel, err := dist.ReadRelease(cmp.Or(f.release, dist.Dir(f.out).Release()))
+	if err != nil {
+		return p, nil, err
 	}
 	storage := f.storage
 	if storage == "" {
@@ -49,16 +57,16 @@ func (f *signFlags) params(ctx context.Context, g *globals) (attest.Params, erro
 	}
 	st, err := attach.ParseStorage(storage)
 	if err != nil {
-		return p, err
+		return p, nil, err
 	}
 	f.sp.Interactive = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
 	signer, err := attest.NewSigner(ctx, f.sp)
 	if err != nil {
-		return p, err
+		return p, nil, err
 	}
 	g.logf("signing as %s", signer.Identity())
-	return attest.Params{Out: f.out, ReleasePath: f.release, Config: pr.Config, Storage: st, Signer: signer,
-		Registry: g.registry(), HardenVersion: version, Log: g.logf}, nil
+	return attest.Params{Config: pr.Config, Storage: st, Signer: signer,
+		Registry: g.registry(), HardenVersion: version, Log: g.logf}, rel, nil
 }
 
 func newSignCmd(g *globals) *cobra.Command {
@@ -74,11 +82,11 @@ log with a timestamp. Signatures are stored as OCI 1.1 referrers (Sigstore
 bundle v0.3) and as cosign .sig tags; re-running adds nothing new.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := f.params(cmd.Context(), g)
+			p, rel, err := f.params(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
-			rep, err := attest.SignRelease(cmd.Context(), p)
+			rep, err := attest.SignRelease(cmd.Context(), p, rel)
 			if err != nil {
 				return err
 			}
@@ -105,11 +113,15 @@ signed once and attached to every subject it names.`,
 			if err != nil {
 				return err
 			}
-			p, err := f.params(cmd.Context(), g)
+			p, rel, err := f.params(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
-			rep, err := attest.AttestRelease(cmd.Context(), p, ts)
+			facts, err := attest.LoadFacts(dist.Dir(f.out), rel, ts)
+			if err != nil {
+				return err
+			}
+			rep, err := attest.AttestRelease(cmd.Context(), p, facts, ts)
 			if err != nil {
 				return err
 			}
@@ -133,7 +145,7 @@ func renderAttest(w io.Writer, rep *attest.Report) {
 }
 
 func newSBOMCmd(g *globals) *cobra.Command {
-	var out, dir string
+	var out, dir, repo string
 	var formats []string
 	cmd := &cobra.Command{
 		Use:   "sbom",
@@ -152,7 +164,8 @@ func newSBOMCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			files, err := attest.WriteSBOMs(cmd.Context(), out, dir, fs, pr.Config.Repository, version)
+			files, err := release.WriteSBOMs(cmd.Context(), release.SBOMOptions{Out: dist.Dir(out), Dir: dir, Formats: fs,
+				Repository: repo, ConfigRepository: pr.Config.Repository, Version: version})
 			if err != nil {
 				return err
 			}
@@ -165,6 +178,7 @@ func newSBOMCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&out, "out", "dist", "build output directory")
 	cmd.Flags().StringVar(&dir, "dir", "", "where to write the SBOMs (default: <out>/sbom)")
+	cmd.Flags().StringVar(&repo, "repo", "", "the image's repository, which names the documents (default: <out>/release.json's, then repository: in harden.yaml)")
 	cmd.Flags().StringSliceVar(&formats, "format", []string{"spdx-json", "cyclonedx-json"}, "spdx-json, cyclonedx-json")
 	return cmd
 }

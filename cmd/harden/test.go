@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/smoke"
 )
@@ -28,7 +28,7 @@ podman, or chroot as a last resort.`,
 			if err != nil {
 				return err
 			}
-			idx, _, err := buildrecord.ReadOutput(out)
+			idx, _, err := dist.Dir(out).Build()
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
-	"github.com/harden-dev/harden/internal/publish"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sigstoretest"
@@ -66,7 +66,7 @@ func publishCases(t *testing.T) *images {
 		return &attest.Attester{Signer: s, Store: attach.New(res.Client), Storage: attach.Both}
 	}
 	good, bad := signer(releaser), signer(intruder)
-	p := attest.Params{Out: res.Out, Config: res.Config, HardenVersion: "test", Getenv: func(string) string { return "" }}
+	p := attest.Params{Config: res.Config, HardenVersion: "test", Getenv: func(string) string { return "" }}
 	var stmts []attest.Statement // made once, for the good copy; the others have the same digests
 
 	im := &images{st: st}
@@ -80,9 +80,10 @@ func publishCases(t *testing.T) *images {
 			t.Fatal(err)
 		}
 		if stmts == nil {
-			writeScans(t, res.Out, rel.Platforms)
+			facts := &attest.Facts{Record: res.Record, Release: rel, SBOMs: res.SBOMs(t, rel.Repository)}
+			facts.Scans = scanReports(rel.Platforms)
 			var err error
-			if stmts, err = attest.Statements(ctx, p, rel, subs, []string{attest.TypeSLSA, attest.TypeSPDX, attest.TypeVuln}); err != nil {
+			if stmts, err = attest.Statements(p, facts, []string{attest.TypeSLSA, attest.TypeSPDX, attest.TypeVuln}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -147,9 +148,9 @@ type verdictCase struct {
 // writeScans writes the scan stage's reports for the fixture's platforms:
 // one fixable High finding (a real advisory for the fixture's sqlparse),
 // scanned now.
-func writeScans(t *testing.T, out string, platforms []publish.PlatformRelease) {
-	t.Helper()
+func scanReports(platforms []dist.Platform) []scan.PlatformReport {
 	now := time.Now().UTC()
+	var out []scan.PlatformReport
 	for _, pl := range platforms {
 		r := &scan.Report{
 			Scanner:  scan.Scanner{Name: "grype", Version: "0.121.3", URI: "https://github.com/anchore/grype"},
@@ -159,10 +160,9 @@ func writeScans(t *testing.T, out string, platforms []publish.PlatformRelease) {
 			Findings: []scan.Finding{{ID: "GHSA-2m57-hf25-phgg", Severity: "High", Package: "sqlparse", Version: "0.4.2", Type: "python",
 				FixState: "fixed", FixedIn: []string{"0.4.4"}}},
 		}
-		if _, err := scan.WriteFile(filepath.Join(out, "scan"), scan.PlatformReport{Platform: pl.Platform, Digest: pl.Digest, Report: r}); err != nil {
-			t.Fatal(err)
-		}
+		out = append(out, scan.PlatformReport{Platform: pl.Platform, Digest: pl.Digest, Report: r})
 	}
+	return out
 }
 
 func (im *images) cases() []verdictCase {

@@ -22,6 +22,7 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
@@ -123,25 +124,35 @@ func TestSignAndAttestFixture(t *testing.T) {
 	if id := s.Identity(); id.Subject != signer || id.Issuer != st.Issuer.URL() {
 		t.Fatalf("identity %+v", id)
 	}
-	p := attest.Params{Out: res.Out, Storage: attach.Both, Signer: s, Registry: res.Client, HardenVersion: "test",
+	p := attest.Params{Storage: attach.Both, Signer: s, Registry: res.Client, HardenVersion: "test",
 		Getenv: func(string) string { return "" }}
-	_, subs, err := attest.Release(p)
+	subs, err := res.Release.Subjects()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := attest.SignRelease(ctx, p)
+	rep, err := attest.SignRelease(ctx, p, res.Release)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 2 * len(subs); count(rep, "attached") != want {
 		t.Fatalf("sign attached %d entries, want %d: %+v", count(rep, "attached"), want, rep.Entries)
 	}
+	// harden attest makes no SBOM of its own: without the sbom stage's
+	// files it says how to write them.
+	out := dist.Dir(res.Out)
+	if _, err := attest.LoadFacts(out, res.Release, attest.AllTypes); errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), "harden sbom --out") {
+		t.Fatalf("attest without SBOM files: %v", err)
+	}
 	// The sbom stage's files are what gets attested.
-	files, err := attest.WriteSBOMs(ctx, res.Out, "", nil, res.Release.Repository, "test")
+	files, err := dist.WriteSBOMs(out.SBOMs(), res.SBOMs(t, res.Release.Repository))
 	if err != nil {
 		t.Fatal(err)
 	}
-	arep, err := attest.AttestRelease(ctx, p, attest.AllTypes)
+	facts, err := attest.LoadFacts(out, res.Release, attest.AllTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arep, err := attest.AttestRelease(ctx, p, facts, attest.AllTypes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,11 +205,11 @@ func TestSignAndAttestFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Signer = s2
-	rep2, err := attest.SignRelease(ctx, p)
+	rep2, err := attest.SignRelease(ctx, p, res.Release)
 	if err != nil {
 		t.Fatal(err)
 	}
-	arep2, err := attest.AttestRelease(ctx, p, attest.AllTypes)
+	arep2, err := attest.AttestRelease(ctx, p, facts, attest.AllTypes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,12 +264,12 @@ func TestRegistryRefusesSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := attest.Params{Out: res.Out, Storage: attach.Referrers, Signer: s, Registry: registry.New(registry.WithBackoff(noRetry)), Getenv: func(string) string { return "" }}
-	_, subs, err := attest.Release(p)
+	p := attest.Params{Storage: attach.Referrers, Signer: s, Registry: registry.New(registry.WithBackoff(noRetry)), Getenv: func(string) string { return "" }}
+	subs, err := res.Release.Subjects()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = attest.SignRelease(ctx, p)
+	_, err = attest.SignRelease(ctx, p, res.Release)
 	if err == nil || !strings.Contains(err.Error(), "push referrer") || !strings.Contains(err.Error(), "credentials") {
 		t.Fatalf("err = %v", err)
 	}
@@ -273,7 +284,7 @@ func TestRegistryRefusesSignature(t *testing.T) {
 		}
 	}
 	refusing.Store(false)
-	rep, err := attest.SignRelease(ctx, p)
+	rep, err := attest.SignRelease(ctx, p, res.Release)
 	if err != nil {
 		t.Fatal(err)
 	}

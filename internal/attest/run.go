@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,9 +14,9 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/provenance"
-	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/scan"
@@ -150,10 +149,9 @@ func loadSigning(ctx context.Context, p SignerParams, interactive bool) (sign.Op
 	return sign.Options{Trust: trust, Token: tok}, nil
 }
 
-// Params locate what to sign.
+// Params are how to sign and attest: the signer, where the entries go
+// and what the provenance says about the builder.
 type Params struct {
-	Out           string // build output: build.json, oci/, release.json
-	ReleasePath   string // "" = <Out>/release.json
 	Config        *config.Config
 	Storage       attach.Storage
 	Signer        *sign.Signer
@@ -166,37 +164,64 @@ type Params struct {
 	KeepFacts bool
 }
 
-// Release reads the release record and the subjects it names: the index
-// and every platform manifest.
-func Release(p Params) (*publish.Release, []name.Digest, error) {
-	path := p.ReleasePath
-	if path == "" {
-		path = filepath.Join(p.Out, "release.json")
-	}
-	b, err := os.ReadFile(path)
+// Facts are what the statements say: the build, where it was published,
+// its SBOMs and its scan reports.
+type Facts struct {
+	Record  *buildrecord.Record
+	Release *dist.Release
+	SBOMs   []sbom.Document       // for TypeSPDX and TypeCycloneDX
+	Scans   []scan.PlatformReport // for TypeVuln
+}
+
+// LoadFacts reads, for harden attest, what the earlier stages left in
+// the output directory for the statements of types: the build record
+// and the SBOM and scan files. It makes none of them: a missing file is
+// an error naming the command that writes it.
+func LoadFacts(out dist.Dir, rel *dist.Release, types []string) (*Facts, error) {
+	_, rec, err := out.Build()
 	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("read release record: %w; run harden publish first (or pass --out)", err))
+		return nil, err
 	}
-	var rel publish.Release
-	if err := json.Unmarshal(b, &rel); err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("%s is not a release record: %w", path, err))
+	if rec.Digest != rel.Digest {
+		return nil, errs.Input(fmt.Errorf("the build in %s is %s but the release record names %s; publish this build first", out, rec.Digest, rel.Digest))
 	}
-	if rel.SchemaVersion != publish.ReleaseSchema {
-		return nil, nil, errs.Input(fmt.Errorf("%s: unknown release record schema %q; publish again with this harden", path, rel.SchemaVersion))
-	}
-	idx, err := name.NewDigest(rel.Image)
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("%s: image %q: %w", path, rel.Image, err))
-	}
-	subs := []name.Digest{idx}
-	for _, pl := range rel.Platforms {
-		d, err := name.NewDigest(pl.Image)
-		if err != nil {
-			return nil, nil, errs.Input(fmt.Errorf("%s: platform image %q: %w", path, pl.Image, err))
+	f := &Facts{Record: rec, Release: rel}
+	for _, t := range types {
+		switch t {
+		case TypeSPDX, TypeCycloneDX:
+			format := formatOf(t)
+			for _, pl := range rec.Platforms {
+				doc, err := dist.ReadSBOM(out.SBOMs(), rel.Repository, pl.Platform, pl.Digest, format)
+				if err != nil {
+					return nil, err
+				}
+				if doc == nil {
+					return nil, errs.Input(fmt.Errorf("no %s SBOM of %s (%s) for %s in %s; write it with harden sbom --out %s (harden release does this in its sbom stage)",
+						format, pl.Platform, pl.Digest, rel.Repository, out.SBOMs(), out))
+				}
+				f.SBOMs = append(f.SBOMs, *doc)
+			}
+		case TypeVuln:
+			for _, pl := range rel.Platforms {
+				pr, err := out.ReadScan(pl.Platform, pl.Digest)
+				if err != nil {
+					return nil, err
+				}
+				if pr == nil {
+					return nil, errs.Input(fmt.Errorf("no scan report for %s (%s) in %s; scan the image first (harden release runs the scan stage)", pl.Platform, pl.Digest, out.Scans()))
+				}
+				f.Scans = append(f.Scans, *pr)
+			}
 		}
-		subs = append(subs, d)
 	}
-	return &rel, subs, nil
+	return f, nil
+}
+
+func formatOf(t string) sbom.Format {
+	if t == TypeCycloneDX {
+		return sbom.CycloneDXJSON
+	}
+	return sbom.SPDXJSON
 }
 
 func (p Params) attester() *Attester {
@@ -204,8 +229,8 @@ func (p Params) attester() *Attester {
 }
 
 // SignRelease signs the published index and each platform manifest.
-func SignRelease(ctx context.Context, p Params) (*Report, error) {
-	_, subs, err := Release(p)
+func SignRelease(ctx context.Context, p Params, rel *dist.Release) (*Report, error) {
+	subs, err := rel.Subjects()
 	if err != nil {
 		return nil, err
 	}
@@ -214,33 +239,31 @@ func SignRelease(ctx context.Context, p Params) (*Report, error) {
 
 // AttestRelease makes the statements of the given types for the
 // published image, signs them and attaches each to its subjects.
-func AttestRelease(ctx context.Context, p Params, types []string) (*Report, error) {
-	rel, subs, err := Release(p)
-	if err != nil {
-		return nil, err
-	}
-	stmts, err := Statements(ctx, p, rel, subs, types)
+func AttestRelease(ctx context.Context, p Params, f *Facts, types []string) (*Report, error) {
+	stmts, err := Statements(p, f, types)
 	if err != nil {
 		return nil, err
 	}
 	return p.attester().Attest(ctx, stmts)
 }
 
-// Statements builds the in-toto statements for the release.
-func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name.Digest, types []string) ([]Statement, error) {
-	_, rec, err := buildrecord.ReadOutput(p.Out)
+// Statements builds the in-toto statements of the given types. Every
+// platform of the release needs its SBOM (per SBOM type) and scan report
+// (for TypeVuln) among the facts.
+func Statements(p Params, f *Facts, types []string) ([]Statement, error) {
+	rel, rec := f.Release, f.Record
+	if rec.Digest != rel.Digest {
+		return nil, errs.Input(fmt.Errorf("the build is %s but the release record names %s; publish this build first", rec.Digest, rel.Digest))
+	}
+	subs, err := rel.Subjects()
 	if err != nil {
 		return nil, err
-	}
-	if rec.Digest != rel.Digest {
-		return nil, errs.Input(fmt.Errorf("the build in %s is %s but the release record names %s; publish this build first", p.Out, rec.Digest, rel.Digest))
 	}
 	getenv := p.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	var out []Statement
-	var sboms []*sbom.SBOM
 	for _, t := range types {
 		switch t {
 		case TypeSLSA:
@@ -259,12 +282,9 @@ func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name
 			out = append(out, Statement{PredicateType: provenance.PredicateType, Payload: raw, AttachTo: subs})
 		case TypeVuln:
 			for i, pl := range rel.Platforms {
-				pr, err := scan.ReadFile(filepath.Join(p.Out, "scan"), pl.Platform, pl.Digest)
-				if err != nil {
-					return nil, err
-				}
+				pr := findScan(f.Scans, pl)
 				if pr == nil {
-					return nil, errs.Input(fmt.Errorf("no scan report for %s (%s) in %s; scan the image first (harden release runs the scan stage)", pl.Platform, pl.Digest, filepath.Join(p.Out, "scan")))
+					return nil, errs.Input(fmt.Errorf("no scan report for %s (%s); scan the image first (harden release runs the scan stage)", pl.Platform, pl.Digest))
 				}
 				st, err := vulnStatement(pr, subs[i+1], subs[0])
 				if err != nil {
@@ -273,50 +293,45 @@ func Statements(ctx context.Context, p Params, rel *publish.Release, subs []name
 				out = append(out, Statement{PredicateType: scan.PredicateType, Payload: st, AttachTo: []name.Digest{subs[i+1], subs[0]}})
 			}
 		case TypeSPDX, TypeCycloneDX:
-			f := sbom.SPDXJSON
-			if t == TypeCycloneDX {
-				f = sbom.CycloneDXJSON
-			}
+			format := formatOf(t)
 			for _, pl := range rec.Platforms {
-				// The sbom stage's files are used when they were made for
-				// this image (they passed the lock check when written).
-				doc, err := sbom.ReadFile(filepath.Join(p.Out, "sbom"), rel.Repository, pl.Platform, pl.Digest, f)
-				if err != nil {
-					return nil, err
-				}
+				doc := findSBOM(f.SBOMs, pl.Platform, pl.Digest, format)
 				if doc == nil {
-					if sboms == nil {
-						if sboms, err = sbom.ForBuild(ctx, p.Out, sbom.Options{
-							Epoch: time.Unix(rec.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: p.HardenVersion, Name: rel.Repository}); err != nil {
-							return nil, err
-						}
-					}
-					for _, s := range sboms {
-						if s.Digest == pl.Digest {
-							if doc, err = s.Encode(f); err != nil {
-								return nil, err
-							}
-						}
-					}
-					if doc == nil {
-						return nil, fmt.Errorf("no SBOM was made for %s (%s)", pl.Platform, pl.Digest)
-					}
+					return nil, errs.Input(fmt.Errorf("no %s SBOM of %s (%s); run harden sbom first (harden release runs the sbom stage)", format, pl.Platform, pl.Digest))
 				}
-				st, attachTo, err := sbomStatement(doc, pl.Platform, pl.Digest, f, rel, subs[0])
+				st, attachTo, err := sbomStatement(doc.Bytes, pl.Platform, pl.Digest, format, rel, subs[0])
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, Statement{PredicateType: f.PredicateType(), Payload: st, AttachTo: attachTo})
+				out = append(out, Statement{PredicateType: format.PredicateType(), Payload: st, AttachTo: attachTo})
 			}
 		}
 	}
 	return out, nil
 }
 
+func findScan(prs []scan.PlatformReport, pl dist.Platform) *scan.PlatformReport {
+	for i := range prs {
+		if prs[i].Platform == pl.Platform && prs[i].Digest == pl.Digest {
+			return &prs[i]
+		}
+	}
+	return nil
+}
+
+func findSBOM(docs []sbom.Document, platform, digest string, f sbom.Format) *sbom.Document {
+	for i := range docs {
+		if d := &docs[i]; d.Platform == platform && d.Digest == digest && d.Format == f {
+			return d
+		}
+	}
+	return nil
+}
+
 // sbomStatement wraps one platform's SBOM in a statement whose subjects
 // are the platform manifest and the index, so that a verifier of either
 // finds it.
-func sbomStatement(doc []byte, platform, digest string, f sbom.Format, rel *publish.Release, index name.Digest) ([]byte, []name.Digest, error) {
+func sbomStatement(doc []byte, platform, digest string, f sbom.Format, rel *dist.Release, index name.Digest) ([]byte, []name.Digest, error) {
 	plat := index.Context().Digest(digest)
 	hexOf := func(d name.Digest) (string, error) { return hashOf(d) }
 	ph, err := hexOf(plat)
@@ -383,22 +398,4 @@ func vulnStatement(pr *scan.PlatformReport, plat, index name.Digest) ([]byte, er
 		return nil, fmt.Errorf("encode vulnerability statement: %w", err)
 	}
 	return raw, nil
-}
-
-// WriteSBOMs generates the SBOMs of the build in out and writes them to
-// dir (default <out>/sbom), returning the files written.
-func WriteSBOMs(ctx context.Context, out, dir string, formats []sbom.Format, repo, version string) ([]string, error) {
-	_, rec, err := buildrecord.ReadOutput(out)
-	if err != nil {
-		return nil, err
-	}
-	if dir == "" {
-		dir = filepath.Join(out, "sbom")
-	}
-	sboms, err := sbom.ForBuild(ctx, out, sbom.Options{
-		Epoch: time.Unix(rec.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: version, Name: repo})
-	if err != nil {
-		return nil, err
-	}
-	return sbom.WriteFiles(dir, sboms, formats...)
 }

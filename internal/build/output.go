@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/fsutil"
 )
 
@@ -35,13 +36,13 @@ func newStage(dir string) (*stage, error) {
 // blobDir is where the build writes its layers: the staged layout's
 // blobs, so writing the layout finds them in place.
 func (s *stage) blobDir() string {
-	return filepath.Join(s.tmp, buildrecord.LayoutDir, "blobs", "sha256")
+	return filepath.Join(dist.Dir(s.tmp).Layout(), "blobs", "sha256")
 }
 
 // commit writes the index as an OCI layout (pulling the base layers) and
 // the record beside it, then moves the directory into place.
 func (s *stage) commit(idx v1.ImageIndex, rec *buildrecord.Record) error {
-	p, err := layout.Write(filepath.Join(s.tmp, buildrecord.LayoutDir), empty.Index)
+	p, err := layout.Write(dist.Dir(s.tmp).Layout(), empty.Index)
 	if err != nil {
 		return fmt.Errorf("create OCI layout: %w", err)
 	}
@@ -49,7 +50,7 @@ func (s *stage) commit(idx v1.ImageIndex, rec *buildrecord.Record) error {
 	if err := p.AppendIndex(idx, layout.WithAnnotations(ann)); err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
-	if err := buildrecord.WriteRecord(filepath.Join(s.tmp, buildrecord.RecordFile), rec); err != nil {
+	if err := buildrecord.WriteRecord(dist.Dir(s.tmp).BuildRecord(), rec); err != nil {
 		return err
 	}
 	if err := os.Chmod(s.tmp, 0o755); err != nil {

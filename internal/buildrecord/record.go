@@ -7,22 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-
-	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/layer"
 	"github.com/harden-dev/harden/internal/pyenv"
-)
-
-// Output directory layout written by harden build.
-const (
-	LayoutDir  = "oci"        // OCI image layout holding the index
-	RecordFile = "build.json" // the build record
 )
 
 // Schema identifies the build record format (docs/build-record.md).
@@ -154,30 +143,4 @@ func ReadRecord(path string) (*Record, error) {
 		return nil, fmt.Errorf("%s: unknown build record schema %q; rebuild with this harden", path, r.SchemaVersion)
 	}
 	return &r, nil
-}
-
-// ReadOutput opens what WriteOutput wrote and checks that the record and
-// the layout agree on the digest.
-func ReadOutput(dir string) (v1.ImageIndex, *Record, error) {
-	rec, err := ReadRecord(filepath.Join(dir, RecordFile))
-	if err != nil {
-		return nil, nil, errs.Input(err)
-	}
-	p, err := layout.FromPath(filepath.Join(dir, LayoutDir))
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("open OCI layout in %s: %w; run harden build first", dir, err))
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("read %s: %w", dir, err))
-	}
-	h, err := v1.NewHash(rec.Digest)
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("%s: bad digest %q in build record", dir, rec.Digest))
-	}
-	idx, err := top.ImageIndex(h)
-	if err != nil {
-		return nil, nil, errs.Input(fmt.Errorf("%s: the layout has no index %s named by build.json; rebuild: %w", dir, rec.Digest, err))
-	}
-	return idx, rec, nil
 }

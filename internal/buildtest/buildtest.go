@@ -17,12 +17,14 @@ import (
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
+	"github.com/harden-dev/harden/internal/sbom"
 )
 
 // Result is a built and published fixture image.
@@ -33,7 +35,7 @@ type Result struct {
 	Ref      name.Digest // repo@index digest
 	Out      string      // build output: oci/ and build.json
 	Record   *buildrecord.Record
-	Release  *publish.Release
+	Release  *dist.Release
 	Index    v1.ImageIndex
 	Lock     *lock.File
 	Config   *config.Config
@@ -102,7 +104,7 @@ source:
 	if err != nil {
 		t.Fatalf("publish fixture image: %v", err)
 	}
-	idx, _, err := buildrecord.ReadOutput(out)
+	idx, _, err := dist.Dir(out).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ source:
 // Copy publishes idx (nil: the fixture build's index) to path below the
 // fixture's registry, by digest, and returns the release record of that
 // copy and its subjects: the index, then each platform manifest.
-func (r *Result) Copy(t testing.TB, idx v1.ImageIndex, path string) (*publish.Release, []name.Digest) {
+func (r *Result) Copy(t testing.TB, idx v1.ImageIndex, path string) (*dist.Release, []name.Digest) {
 	t.Helper()
 	if idx == nil {
 		idx = r.Index
@@ -139,7 +141,7 @@ func (r *Result) Copy(t testing.TB, idx v1.ImageIndex, path string) (*publish.Re
 	rel.Image, rel.Repository, rel.Digest, rel.Platforms = ref.String(), repo.String(), d.String(), nil
 	subs := []name.Digest{ref}
 	for i, m := range im.Manifests {
-		rel.Platforms = append(rel.Platforms, publish.PlatformRelease{Platform: r.Record.Platforms[i].Platform, Digest: m.Digest.String(), Image: repo.Digest(m.Digest.String()).String()})
+		rel.Platforms = append(rel.Platforms, dist.Platform{Platform: r.Record.Platforms[i].Platform, Digest: m.Digest.String(), Image: repo.Digest(m.Digest.String()).String()})
 		subs = append(subs, repo.Digest(m.Digest.String()))
 	}
 	return &rel, subs
@@ -192,4 +194,19 @@ func write(t testing.TB, p string, b []byte) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SBOMs catalogues the fixture build for the image name repo, in every
+// format: the sbom stage's documents for a publication of it.
+func (r *Result) SBOMs(t testing.TB, repo string) []sbom.Document {
+	t.Helper()
+	sboms, err := sbom.ForIndex(context.Background(), r.Index, r.Record, sbom.Options{ToolName: "harden", ToolVersion: "test", Name: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := sbom.Documents(sboms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
 }

@@ -3,46 +3,19 @@
 package publish
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
-	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/registry"
 )
-
-// ReleaseSchema identifies the release record format (docs/release-record.md).
-const ReleaseSchema = "https://github.com/harden-dev/harden/blob/main/docs/release-record.md#v1"
-
-// Release is the record of one publication: what was pushed, where, and
-// what it was built from.
-type Release struct {
-	SchemaVersion string                   `json:"schemaVersion"`
-	Image         string                   `json:"image"` // repo@sha256:…, the only reference to deploy
-	Repository    string                   `json:"repository"`
-	Digest        string                   `json:"digest"`
-	Version       string                   `json:"version"`
-	Tags          []string                 `json:"tags,omitempty"`
-	Platforms     []PlatformRelease        `json:"platforms"`
-	Base          buildrecord.BaseRecord   `json:"base"`
-	Lock          buildrecord.LockRecord   `json:"lock"`
-	Source        buildrecord.SourceRecord `json:"source"`
-	PublishedAt   time.Time                `json:"publishedAt"`
-}
-
-// PlatformRelease is one platform manifest as pushed.
-type PlatformRelease struct {
-	Platform   string `json:"platform"`
-	Digest     string `json:"digest"`
-	Image      string `json:"image"` // repo@sha256 of the platform manifest
-	BaseDigest string `json:"baseDigest"`
-}
 
 // Params are the inputs of harden publish.
 type Params struct {
@@ -56,7 +29,7 @@ type Params struct {
 
 // Publish pushes the index built in p.Out and writes the release record.
 // The record is written only after the push is complete and read back.
-func Publish(ctx context.Context, p Params) (*Release, error) {
+func Publish(ctx context.Context, p Params) (*dist.Release, error) {
 	if p.Repository == "" {
 		return nil, errs.Input(fmt.Errorf("no target repository: set repository: in harden.yaml or pass --repo"))
 	}
@@ -64,47 +37,51 @@ func Publish(ctx context.Context, p Params) (*Release, error) {
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("repository %q: %w; use e.g. ghcr.io/org/pgcli (no tag or digest)", p.Repository, err))
 	}
-	idx, rec, err := buildrecord.ReadOutput(p.Out)
+	out := dist.Dir(p.Out)
+	idx, rec, err := out.Build()
 	if err != nil {
 		return nil, err
 	}
-	ref, err := p.Registry.PushIndex(ctx, repo, idx, p.Tags...)
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	rel, err := Index(ctx, p.Registry, repo, idx, rec, p.Tags, now())
+	if err != nil {
+		return nil, err
+	}
+	path := cmp.Or(p.RecordPath, out.Release())
+	if err := dist.WriteRelease(path, rel); err != nil {
+		return nil, fmt.Errorf("image pushed as %s, but: %w", rel.Image, err)
+	}
+	return rel, nil
+}
+
+// Index pushes the built index by digest (and tags) to repo and returns
+// the publication record, made at now.
+func Index(ctx context.Context, reg *registry.Client, repo name.Repository, idx v1.ImageIndex, rec *buildrecord.Record, tags []string, now time.Time) (*dist.Release, error) {
+	ref, err := reg.PushIndex(ctx, repo, idx, tags...)
 	if err != nil {
 		return nil, err
 	}
 	if ref.DigestStr() != rec.Digest {
 		return nil, fmt.Errorf("pushed %s but the build record says %s; rebuild", ref.DigestStr(), rec.Digest)
 	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
-	rel := &Release{
-		SchemaVersion: ReleaseSchema,
+	rel := &dist.Release{
+		SchemaVersion: dist.ReleaseSchema,
 		Image:         ref.String(),
 		Repository:    repo.String(),
 		Digest:        rec.Digest,
 		Version:       rec.Version,
-		Tags:          p.Tags,
+		Tags:          tags,
 		Base:          rec.Base,
 		Lock:          rec.Lock,
 		Source:        rec.Source,
-		PublishedAt:   now().UTC().Truncate(time.Second),
+		PublishedAt:   now.UTC().Truncate(time.Second),
 	}
 	for _, pl := range rec.Platforms {
-		rel.Platforms = append(rel.Platforms, PlatformRelease{
+		rel.Platforms = append(rel.Platforms, dist.Platform{
 			Platform: pl.Platform, Digest: pl.Digest, Image: repo.Digest(pl.Digest).String(), BaseDigest: pl.BaseDigest})
-	}
-	path := p.RecordPath
-	if path == "" {
-		path = filepath.Join(p.Out, "release.json")
-	}
-	b, err := json.MarshalIndent(rel, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := fsutil.WriteFileAtomic(path, append(b, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("image pushed as %s, but writing the release record failed: %w", ref, err)
 	}
 	return rel, nil
 }

@@ -73,10 +73,10 @@ func (w *world) publish(t *testing.T, idx v1.ImageIndex, edit func(st map[string
 	for i, pl := range rel.Platforms {
 		renamed[strings.TrimPrefix(w.res.Record.Platforms[i].Digest, "sha256:")] = strings.TrimPrefix(pl.Digest, "sha256:")
 	}
-	p := attest.Params{Out: w.res.Out, Config: w.res.Config, HardenVersion: "test", Getenv: func(string) string { return "" }}
+	p := attest.Params{Config: w.res.Config, HardenVersion: "test", Getenv: func(string) string { return "" }}
 	built := *rel
 	built.Digest = w.res.Record.Digest // statements come from the build record
-	sts, err := attest.Statements(ctx, p, &built, subs, []string{attest.TypeSLSA})
+	sts, err := attest.Statements(p, &attest.Facts{Record: w.res.Record, Release: &built}, []string{attest.TypeSLSA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/scan"
-	"github.com/harden-dev/harden/internal/smoke"
 )
 
 // preflight checks, before anything is built or pushed, what the later
@@ -22,10 +20,10 @@ func (r *run) preflight(ctx context.Context) (string, bool, error) {
 		name  string
 		check func(context.Context) (string, error)
 	}{
-		{"runtime", func(ctx context.Context) (string, error) { return smoke.Usable(ctx, r.o.Runtime) }},
-		{"signer", func(ctx context.Context) (string, error) { return attest.CheckSigner(ctx, r.o.Signer) }},
+		{"runtime", r.p.Tester.Usable},
+		{"signer", r.p.Signer.Check},
 		{"registry", func(ctx context.Context) (string, error) {
-			if err := r.o.Registry.CheckPush(ctx, r.repo); err != nil {
+			if err := r.p.Publisher.CheckPush(ctx, r.repo); err != nil {
 				return "", err
 			}
 			return "may push to " + r.repo.String(), nil
@@ -53,17 +51,21 @@ func (r *run) preflight(ctx context.Context) (string, bool, error) {
 // openDB opens the scan stage's database now, so a missing, stale or
 // unreachable one stops the release before the push; the scan stage
 // reuses it.
-func (r *run) openDB(context.Context) (string, error) {
+func (r *run) openDB(ctx context.Context) (string, error) {
 	so, err := r.scanSettings()
 	if err != nil {
 		return "", err
 	}
-	db, err := scan.OpenDB(so.DB)
+	st, err := r.p.Scanner.Open(ctx, so.DB)
 	if err != nil {
 		return "", err
 	}
-	r.db = db
-	return fmt.Sprintf("%s, built %s (%s)", db.Status.Schema, db.Status.Built.Format(time.RFC3339), db.Status.Source), nil
+	r.db = &st
+	return dbStatus(st), nil
+}
+
+func dbStatus(st scan.DBStatus) string {
+	return fmt.Sprintf("%s, built %s (%s)", st.Schema, st.Built.Format(time.RFC3339), st.Source)
 }
 
 // lineErrors are errors one per indented line, all of them reachable

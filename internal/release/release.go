@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,15 +18,13 @@ import (
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
-	"github.com/harden-dev/harden/internal/baseimage"
-	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/project"
-	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/relversion"
+	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/scan"
-	"github.com/harden-dev/harden/internal/sign"
 )
 
 // Stage names, in the order they run.
@@ -85,7 +82,12 @@ type Options struct {
 	// AfterStage, when set, runs after each completed stage; an error
 	// stops the release there, as a failure would (fault injection).
 	AfterStage func(stage string) error
+	// Parts replace the stages' dependencies (tests); nil fields are the
+	// real ones.
+	Parts Parts
 }
+
+func (o *Options) logf(format string, args ...any) { o.Progress.Log(fmt.Sprintf(format, args...)) }
 
 // ScanOptions are the scan stage's settings; zero fields take scan: in
 // harden.yaml.
@@ -95,37 +97,37 @@ type ScanOptions struct {
 	VEX  []string
 }
 
-// run is the state of one release in progress.
+// run is the state of one release in progress. The stages hand each
+// other these values; the files in the output directory are written for
+// the user and for a later rerun.
 type run struct {
 	o       Options
+	p       Parts
+	out     dist.Dir
 	repo    name.Repository
-	state   *State
+	state   *dist.State
 	epoch   int64
 	inputs  string
-	base    *baseimage.Base // read by the lock stage, built on by the build stage
-	rec     *buildrecord.Record
+	built   *Built
+	rel     *dist.Release // the publication, then the final record
 	image   name.Digest
-	rel     *publish.Release // the publish record of image
-	signer  *sign.Signer
+	docs    []sbom.Document // every SBOM, in every format
+	sboms   []dist.SBOMFile
+	scans   []scan.PlatformReport
+	db      *scan.DBStatus // opened by the preflight
+	signer  SignerInfo
 	results []StageResult
 	verify  *verifyResult
-	sboms   []SBOMFile
-	scans   []scan.PlatformReport
-	db      *scan.DB           // opened by the preflight, used by the scan stage
 	created created            // what this run put in the registry
 	version *relversion.Result // with VersionTag
-	signs   *attest.Report
-	atts    *attest.Report
 	final   *Record
 }
 
+// Record is release.json as harden release writes it.
+type Record = dist.Release
+
 // StageResult is how one stage ended.
-type StageResult struct {
-	Stage   string  `json:"stage"`
-	Status  string  `json:"status"` // done, skipped, planned, failed
-	Seconds float64 `json:"seconds"`
-	Detail  string  `json:"detail,omitempty"`
-}
+type StageResult = dist.StageResult
 
 // Run releases the project and returns the record and every stage's
 // outcome (with DryRun, only the plan). On failure the error, a
@@ -136,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 		return nil, nil, errs.Input(errors.New("no project loaded"))
 	}
 	if o.Out == "" {
-		o.Out = "dist"
+		o.Out = dist.Default
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
@@ -150,15 +152,12 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 	if o.Storage == "" {
 		o.Storage = attach.Both
 	}
-	r := &run{o: o}
+	r := &run{o: o, out: dist.Dir(o.Out)}
+	r.p = o.Parts.withDefaults(&r.o)
 	if err := r.prepare(); err != nil {
 		return nil, nil, err
 	}
-	defer func() {
-		if r.db != nil {
-			r.db.Close()
-		}
-	}()
+	defer r.p.Scanner.Close()
 	steps := []struct {
 		name string
 		fn   func(context.Context) (string, bool, error) // detail, skipped
@@ -208,7 +207,7 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 	return r.final, r.results, nil
 }
 
-func (r *run) logf(format string, args ...any) { r.o.Progress.Log(fmt.Sprintf(format, args...)) }
+func (r *run) logf(format string, args ...any) { r.o.logf(format, args...) }
 
 // prepare resolves the repository and loads the state of earlier runs.
 func (r *run) prepare() error {
@@ -234,11 +233,11 @@ func (r *run) prepare() error {
 			return errs.Input(fmt.Errorf("--pin %s: %w", p, err))
 		}
 	}
-	st, err := ReadState(filepath.Join(r.o.Out, StateFile))
+	st, err := r.out.ReadState()
 	if err != nil {
 		return err
 	}
-	st.bind(rp.String())
+	bindState(st, rp.String())
 	r.state = st
 	return nil
 }

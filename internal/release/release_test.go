@@ -20,12 +20,14 @@ import (
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/fixture"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/scan/vulndb"
+	"github.com/harden-dev/harden/internal/sign"
 	"github.com/harden-dev/harden/internal/sigstoretest"
 )
 
@@ -338,6 +340,39 @@ func TestRereleaseKeepsOneAttestationPerFact(t *testing.T) {
 	}
 	countEntries(t, e.rc, second)
 	validateRecord(t, filepath.Join(o.Out, "release.json"))
+
+	// The same build released to another repository with a key: the
+	// same entries in the registry and in the record, and a summary
+	// without a column of dashes.
+	kp, err := sign.GenerateKey(filepath.Join(t.TempDir(), "cosign"), []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Repository = e.reg + "/rerelease-key/pgcli"
+	o.Signer = attest.SignerParams{KeyPath: kp.Private, TrustedRoot: e.st.TrustedRootPath, SigningConfig: e.st.SigningConfigPath}
+	o.Getenv = func(k string) string { return map[string]string{sign.PasswordEnv: "pw"}[k] }
+	keyed, results, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	countEntries(t, e.rc, keyed)
+	if len(keyed.Signatures) != len(second.Signatures) || len(keyed.Attestations) != len(second.Attestations) {
+		t.Errorf("keyless record: %d signatures, %d attestations; key record: %d, %d",
+			len(second.Signatures), len(second.Attestations), len(keyed.Signatures), len(keyed.Attestations))
+	}
+	for _, r := range results {
+		if r.Stage == StageBuild && r.Status != "skipped" {
+			t.Errorf("the key release rebuilt: %+v", r)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(o.Out, "release.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(md), "| – | – |") || !strings.Contains(string(md), "key sha256:") {
+		t.Errorf("release.md of the key release:\n%s", md)
+	}
+	validateRecord(t, filepath.Join(o.Out, "release.json"))
 }
 
 // TestGateFailureNeverPushes: the SBOMs and the scan run on the local
@@ -363,7 +398,7 @@ func TestGateFailureNeverPushes(t *testing.T) {
 		t.Errorf("tags in the registry: %v", tags)
 	}
 	if d := o.Out; d != "" {
-		st, err := ReadState(filepath.Join(d, StateFile))
+		st, err := dist.Dir(d).ReadState()
 		if err != nil || st.Digest == "" {
 			t.Fatalf("state %+v %v", st, err)
 		}

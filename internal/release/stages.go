@@ -3,62 +3,30 @@ package release
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/attest"
-	"github.com/harden-dev/harden/internal/baseimage"
-	"github.com/harden-dev/harden/internal/build"
-	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
-	"github.com/harden-dev/harden/internal/lockcheck"
-	"github.com/harden-dev/harden/internal/publish"
-	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/relversion"
 	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/scan"
-	"github.com/harden-dev/harden/internal/smoke"
 )
 
-// lock checks that the lock covers every top-level requirement with a
-// pin its specifier accepts; parsing (hashes, == pins) happened on load.
+// lock checks that the lock covers every requirement on every platform
+// and fixes the build inputs: the epoch and their fingerprint.
 func (r *run) lock(ctx context.Context) (string, bool, error) {
 	pr := r.o.Project
-	// The same check as harden lock --check: every platform, every
-	// requirement of requirements.in and of each wheel's METADATA.
-	// The base is read once, here; the build stage reuses it.
-	base, err := baseimage.InspectConfig(ctx, r.o.Registry, pr.Config)
+	plats, warnings, err := r.p.Builder.CheckLock(ctx)
+	for _, w := range warnings {
+		r.logf("warning: %s", w)
+	}
 	if err != nil {
 		return "", false, err
-	}
-	targets, err := base.Targets(pr.Config)
-	if err != nil {
-		return "", false, err
-	}
-	r.base = base
-	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, Targets: targets, WheelDir: r.o.WheelDir, IndexURL: r.o.IndexURL, CacheDir: r.o.CacheDir})
-	if err != nil {
-		return "", false, err
-	}
-	for _, w := range rep.Warnings {
-		r.logf("warning: %s", w.Message)
-	}
-	if err := rep.Err(); err != nil {
-		return "", false, fmt.Errorf("the lock is not consistent; fix it with harden lock (see harden lock --check): %w", err)
-	}
-	var plats []string
-	for _, t := range rep.Targets {
-		plats = append(plats, t.Platform)
 	}
 	version := ""
 	if r.o.VersionTag {
@@ -83,47 +51,35 @@ func (r *run) lock(ctx context.Context) (string, bool, error) {
 // once its layout proves intact; otherwise it builds.
 func (r *run) build(ctx context.Context) (string, bool, error) {
 	if r.state.Inputs == r.inputs && r.state.Digest != "" {
-		if idx, rec, err := buildrecord.ReadOutput(r.o.Out); err == nil && rec.Digest == r.state.Digest {
-			if err := registry.CheckContent(idx); err == nil {
-				r.rec = rec
-				return fmt.Sprintf("%s already built from these inputs (layout verified)", shortDigest(rec.Digest)), true, nil
-			}
+		if b := r.p.Builder.Reuse(ctx, r.state.Digest); b != nil {
+			r.built = b
+			return fmt.Sprintf("%s already built from these inputs (layout verified)", shortDigest(b.Record.Digest)), true, nil
 		}
 	}
 	if r.o.DryRun {
 		return "would build " + r.o.Out + " from " + r.o.Project.Config.Base, false, nil
 	}
-	rec, err := build.Run(ctx, build.Params{
-		Project: r.o.Project, Out: r.o.Out, WheelDir: r.o.WheelDir, IndexURL: r.o.IndexURL, CacheDir: r.o.CacheDir,
-		SourceDateEpoch: fmt.Sprint(r.epoch), Registry: r.o.Registry, Log: r.logf, Base: r.base,
-	})
+	b, err := r.p.Builder.Build(ctx, r.epoch)
 	if err != nil {
 		return "", false, err
 	}
-	r.rec = rec
+	r.built = b
 	// A new build invalidates everything an earlier run did.
-	r.state = &State{Schema: StateSchema, Inputs: r.inputs, Digest: rec.Digest, Repository: r.repo.String()}
+	r.state = &dist.State{Schema: dist.StateSchema, Inputs: r.inputs, Digest: b.Record.Digest, Repository: r.repo.String()}
 	if err := r.saveState(); err != nil {
 		return "", false, err
 	}
-	return fmt.Sprintf("index %s, %d platform(s)", shortDigest(rec.Digest), len(rec.Platforms)), false, nil
+	return fmt.Sprintf("index %s, %d platform(s)", shortDigest(b.Record.Digest), len(b.Record.Platforms)), false, nil
 }
 
 func (r *run) test(ctx context.Context) (string, bool, error) {
 	if r.o.DryRun {
 		return "would run " + fmt.Sprint(len(r.o.Project.Config.Smoke)) + " smoke test(s) and the user/entrypoint checks", false, nil
 	}
-	if r.state.Tested && r.state.Digest == r.rec.Digest {
-		return "passed earlier for " + shortDigest(r.rec.Digest), true, nil
+	if r.state.Tested && r.state.Digest == r.built.Record.Digest {
+		return "passed earlier for " + shortDigest(r.built.Record.Digest), true, nil
 	}
-	if err := smoke.CheckRuntime(r.o.Runtime); err != nil {
-		return "", false, err
-	}
-	idx, _, err := buildrecord.ReadOutput(r.o.Out)
-	if err != nil {
-		return "", false, err
-	}
-	rep, err := smoke.RunOutput(ctx, idx, r.o.Project.Config, r.o.Runtime)
+	rep, err := r.p.Tester.Test(ctx, r.built.Index)
 	if err != nil {
 		return "", false, err
 	}
@@ -143,112 +99,77 @@ func (r *run) test(ctx context.Context) (string, bool, error) {
 	return fmt.Sprintf("%d check(s) passed with %s", len(rep.Checks), rep.Runtime), false, nil
 }
 
-// publish pushes by digest without tags: tags come only after the
-// release has verified.
-func (r *run) publish(ctx context.Context) (string, bool, error) {
-	if r.o.DryRun {
-		return "would push by digest to " + r.repo.String(), false, nil
-	}
-	want := r.repo.Digest(r.rec.Digest)
-	if r.state.Published == want.String() {
-		if rel, err := r.readRelease(); err == nil && rel.Image == want.String() && r.present(ctx, rel) == nil {
-			r.image, r.rel = want, rel
-			return want.String() + " is in the registry (index and every platform manifest)", true, nil
-		}
-	}
-	rel, err := publish.Publish(ctx, publish.Params{Out: r.o.Out, Repository: r.repo.String(), Registry: r.o.Registry, Now: r.o.Now})
-	if err != nil {
-		return "", false, err
-	}
-	// The push read back the index; the platform manifests are proved
-	// here, so the stages after this one sign a complete image.
-	if err := r.present(ctx, rel); err != nil {
-		return "", false, fmt.Errorf("after the push: %w", err)
-	}
-	r.image, r.rel = want, rel
-	r.created.published = true
-	r.state.Published = rel.Image
-	if err := r.saveState(); err != nil {
-		return "", false, err
-	}
-	return rel.Image, false, nil
-}
-
-// present proves that the index and every platform manifest are in the
-// registry: the publish stage ends only when that holds, so nothing is
-// signed before it does.
-func (r *run) present(ctx context.Context, rel *publish.Release) error {
-	refs := []string{rel.Image}
-	for _, p := range rel.Platforms {
-		refs = append(refs, p.Image)
-	}
-	for _, s := range refs {
-		d, err := name.NewDigest(s)
-		if err != nil {
-			return err
-		}
-		desc, err := remote.Head(d, r.o.Registry.Remote(ctx)...)
-		if err != nil {
-			return registry.Classify(fmt.Errorf("%s is not in the registry: %w", d, err))
-		}
-		if desc.Digest.String() != d.DigestStr() {
-			return fmt.Errorf("registry serves %s for %s", desc.Digest, d)
-		}
-	}
-	return nil
-}
-
-func (r *run) readRelease() (*publish.Release, error) {
-	rel, _, err := attest.Release(attest.Params{Out: r.o.Out})
-	return rel, err
-}
-
-// sbom writes the SPDX and CycloneDX documents (cross-checked against
-// the lock), keeping files an earlier run made for this image.
+// sbom makes the SPDX and CycloneDX documents (cross-checked against the
+// lock), keeping the files an earlier run made for this image.
 func (r *run) sbom(ctx context.Context) (string, bool, error) {
+	dir := r.out.SBOMs()
 	if r.o.DryRun {
-		return "would write SPDX 2.3 and CycloneDX 1.6 SBOMs to " + filepath.Join(r.o.Out, "sbom"), false, nil
+		return "would write SPDX 2.3 and CycloneDX 1.6 SBOMs to " + dir, false, nil
 	}
-	dir := filepath.Join(r.o.Out, "sbom")
-	files, err := r.sbomFiles(dir)
+	docs, err := r.earlierSBOMs()
 	if err != nil {
 		return "", false, err
 	}
-	if files != nil {
-		r.sboms = files
-		return fmt.Sprintf("%d SBOM(s) for this image already in %s", len(files), dir), true, nil
+	skipped := docs != nil
+	if !skipped {
+		if docs, err = r.p.Cataloger.SBOMs(ctx, r.built, r.repo.String()); err != nil {
+			return "", false, err
+		}
+		if err := r.checkSBOMs(docs); err != nil {
+			return "", false, err
+		}
+		if _, err := dist.WriteSBOMs(dir, docs); err != nil {
+			return "", false, err
+		}
 	}
-	if _, err := attest.WriteSBOMs(ctx, r.o.Out, dir, nil, r.repo.String(), r.o.HardenVersion); err != nil {
-		return "", false, err
+	r.docs = docs
+	r.sboms = nil
+	for _, d := range docs {
+		r.sboms = append(r.sboms, dist.SBOMRecord(d))
 	}
-	if files, err = r.sbomFiles(dir); err != nil {
-		return "", false, err
+	if skipped {
+		return fmt.Sprintf("%d SBOM(s) for this image already in %s", len(docs), dir), true, nil
 	}
-	if files == nil {
-		return "", false, errors.New("the SBOMs just written do not read back as this image's; check " + dir)
-	}
-	r.sboms = files
-	return fmt.Sprintf("%d SBOM(s) in %s, cross-checked against the lock", len(files), dir), false, nil
+	return fmt.Sprintf("%d SBOM(s) in %s, cross-checked against the lock", len(docs), dir), false, nil
 }
 
-// sbomFiles returns every expected SBOM file, or nil if one is missing
-// or was made for another image.
-func (r *run) sbomFiles(dir string) ([]SBOMFile, error) {
-	var out []SBOMFile
-	for _, pl := range r.rec.Platforms {
+// earlierSBOMs returns every expected SBOM from the files, or nil if one
+// is missing or was made for another image.
+func (r *run) earlierSBOMs() ([]sbom.Document, error) {
+	var out []sbom.Document
+	for _, pl := range r.built.Record.Platforms {
 		for _, f := range sbom.Formats() {
-			b, err := sbom.ReadFile(dir, r.repo.String(), pl.Platform, pl.Digest, f)
-			if err != nil {
+			d, err := dist.ReadSBOM(r.out.SBOMs(), r.repo.String(), pl.Platform, pl.Digest, f)
+			if err != nil || d == nil {
 				return nil, err
 			}
-			if b == nil {
-				return nil, nil
-			}
-			out = append(out, SBOMFile{Platform: pl.Platform, Format: string(f), PredicateType: f.PredicateType(),
-				Path: filepath.Join("sbom", sbom.FileName(pl.Platform, f)), Digest: sha256Hex(b), Size: int64(len(b))})
+			out = append(out, *d)
 		}
 	}
 	return out, nil
+}
+
+// checkSBOMs proves the documents are this image's: one per platform
+// and format, each made for repo@digest.
+func (r *run) checkSBOMs(docs []sbom.Document) error {
+	var missing []string
+	for _, pl := range r.built.Record.Platforms {
+		for _, f := range sbom.Formats() {
+			i := slices.IndexFunc(docs, func(d sbom.Document) bool { return d.Platform == pl.Platform && d.Format == f })
+			if i < 0 {
+				missing = append(missing, fmt.Sprintf("%s %s", pl.Platform, f))
+				continue
+			}
+			ok, err := sbom.MadeFor(docs[i].Bytes, f, r.repo.String(), pl.Digest)
+			if err != nil || !ok || docs[i].Digest != pl.Digest {
+				return fmt.Errorf("the %s SBOM of %s was not made for %s@%s (%v)", f, pl.Platform, r.repo, pl.Digest, err)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no SBOM was made for %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // scanSettings completes the scan options from scan: in harden.yaml.
@@ -278,7 +199,7 @@ func (r *run) scanSettings() (ScanOptions, error) {
 }
 
 // scan matches each platform's SPDX SBOM against the vulnerability
-// database and stops the release, before anything is signed, on findings
+// database and stops the release, before anything is pushed, on findings
 // the gate fails. Reports an earlier run wrote for this image are kept
 // while they still pass the gate, so a rerun attests the same result.
 func (r *run) scan(ctx context.Context) (string, bool, error) {
@@ -290,10 +211,10 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 		db := cmp.Or(so.DB.Path, "grype's current database")
 		return fmt.Sprintf("would scan the SBOMs against %s and fail on %s and above", db, so.Gate.FailOn), false, nil
 	}
-	dir := filepath.Join(r.o.Out, "scan")
+	plats := r.built.Record.Platforms
 	var kept []scan.PlatformReport
-	for _, pl := range r.rec.Platforms {
-		pr, err := scan.ReadFile(dir, pl.Platform, pl.Digest)
+	for _, pl := range plats {
+		pr, err := r.out.ReadScan(pl.Platform, pl.Digest)
 		if err != nil {
 			return "", false, err
 		}
@@ -303,26 +224,19 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 		}
 		kept = append(kept, *pr)
 	}
-	if len(kept) == len(r.rec.Platforms) {
+	if len(kept) == len(plats) {
 		r.scans = kept
-		return fmt.Sprintf("%d report(s) for this image already in %s", len(kept), dir), true, nil
+		return fmt.Sprintf("%d report(s) for this image already in %s", len(kept), r.out.Scans()), true, nil
 	}
-	db := r.db
-	if db == nil {
-		if db, err = scan.OpenDB(so.DB); err != nil {
-			return "", false, err
-		}
-		r.db = db
-	}
-	r.logf("vulnerability database %s, built %s (%s)", db.Status.Schema, db.Status.Built.Format(time.RFC3339), db.Status.Source)
+	st := r.db // opened by the preflight
+	r.logf("vulnerability database %s", dbStatus(*st))
 	var out []scan.PlatformReport
-	for _, pl := range r.rec.Platforms {
-		path := filepath.Join(r.o.Out, "sbom", sbom.FileName(pl.Platform, sbom.SPDXJSON))
-		doc, err := os.ReadFile(path)
-		if err != nil {
-			return "", false, fmt.Errorf("read the SBOM of %s: %w", pl.Platform, err)
+	for _, pl := range plats {
+		i := slices.IndexFunc(r.docs, func(d sbom.Document) bool { return d.Platform == pl.Platform && d.Format == sbom.SPDXJSON })
+		if i < 0 {
+			return "", false, fmt.Errorf("no SPDX SBOM of %s to scan", pl.Platform)
 		}
-		rep, err := scan.Scan(ctx, db, doc, scan.Options{VEX: so.VEX, Now: r.o.Now})
+		rep, err := r.p.Scanner.Scan(ctx, r.docs[i].Bytes, scan.Options{VEX: so.VEX, Now: r.o.Now})
 		if err != nil {
 			return "", false, fmt.Errorf("scan %s: %w", pl.Platform, err)
 		}
@@ -332,7 +246,7 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 		out = append(out, scan.PlatformReport{Platform: pl.Platform, Digest: pl.Digest, Report: rep})
 	}
 	for _, pr := range out {
-		if _, err := scan.WriteFile(dir, pr); err != nil {
+		if _, err := r.out.WriteScan(pr); err != nil {
 			return "", false, err
 		}
 	}
@@ -343,14 +257,45 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 		suppressed += len(pr.Report.Suppressed)
 	}
 	return fmt.Sprintf("%d finding(s), %d suppressed by VEX, none at or above %s with a fix (database built %s)",
-		findings, suppressed, so.Gate.FailOn, db.Status.Built.Format("2006-01-02")), false, nil
+		findings, suppressed, so.Gate.FailOn, st.Built.Format("2006-01-02")), false, nil
 }
 
-func (r *run) attestParams() attest.Params {
-	// A digest released before keeps its attestations: one per
-	// subject, predicate type and signer (docs/release-record.md).
-	return attest.Params{Out: r.o.Out, Config: r.o.Project.Config, Storage: r.o.Storage, Signer: r.signer,
-		Registry: r.o.Registry, HardenVersion: r.o.HardenVersion, Getenv: r.o.Getenv, Log: r.logf, Now: r.o.Now, KeepFacts: true}
+// publish pushes by digest without tags: tags come only after the
+// release has verified. The publication record is written at once, so
+// a rerun finds what was pushed.
+func (r *run) publish(ctx context.Context) (string, bool, error) {
+	if r.o.DryRun {
+		return "would push by digest to " + r.repo.String(), false, nil
+	}
+	want := r.repo.Digest(r.built.Record.Digest)
+	if r.state.Published == want.String() {
+		if rel, err := dist.ReadRelease(r.out.Release()); err == nil && rel.Image == want.String() && r.p.Publisher.Present(ctx, rel) == nil {
+			r.image, r.rel = want, rel
+			return want.String() + " is in the registry (index and every platform manifest)", true, nil
+		}
+	}
+	rel, err := r.p.Publisher.Publish(ctx, r.repo, r.built)
+	if err != nil {
+		return "", false, err
+	}
+	if rel.Image != want.String() {
+		return "", false, fmt.Errorf("pushed %s, but the build is %s", rel.Image, want)
+	}
+	// The push read back the index; the platform manifests are proved
+	// here, so the stages after this one sign a complete image.
+	if err := r.p.Publisher.Present(ctx, rel); err != nil {
+		return "", false, fmt.Errorf("after the push: %w", err)
+	}
+	r.image, r.rel = want, rel
+	r.created.published = true
+	if err := dist.WriteRelease(r.out.Release(), rel); err != nil {
+		return "", false, fmt.Errorf("image pushed as %s, but: %w", rel.Image, err)
+	}
+	r.state.Published = rel.Image
+	if err := r.saveState(); err != nil {
+		return "", false, err
+	}
+	return rel.Image, false, nil
 }
 
 func (r *run) sign(ctx context.Context) (string, bool, error) {
@@ -362,17 +307,16 @@ func (r *run) sign(ctx context.Context) (string, bool, error) {
 		return fmt.Sprintf("would sign the index and every platform manifest %s, storage %s", how, r.o.Storage), false, nil
 	}
 	// The publish stage proved the whole image is in the registry.
-	signer, err := attest.NewSigner(ctx, r.o.Signer)
+	info, err := r.p.Signer.Open(ctx)
 	if err != nil {
 		return "", false, err
 	}
-	r.signer = signer
-	r.logf("signing as %s", signer.Identity())
-	rep, err := attest.SignRelease(ctx, r.attestParams())
+	r.signer = info
+	r.logf("signing as %s", info.Identity)
+	rep, err := r.p.Signer.Sign(ctx, r.rel)
 	if err != nil {
 		return "", false, err
 	}
-	r.signs = rep
 	r.created.signed = !allPresent(rep)
 	r.state.Signed = true
 	if err := r.saveState(); err != nil {
@@ -381,15 +325,18 @@ func (r *run) sign(ctx context.Context) (string, bool, error) {
 	return summarize(rep), allPresent(rep), nil
 }
 
+// attestTypes are the statements a release attaches.
+var attestTypes = append(slices.Clone(attest.AllTypes), attest.TypeVuln)
+
 func (r *run) attest(ctx context.Context) (string, bool, error) {
 	if r.o.DryRun {
-		return "would attest " + strings.Join(append(attest.AllTypes, attest.TypeVuln), ", "), false, nil
+		return "would attest " + strings.Join(attestTypes, ", "), false, nil
 	}
-	rep, err := attest.AttestRelease(ctx, r.attestParams(), append(slices.Clone(attest.AllTypes), attest.TypeVuln))
+	facts := &attest.Facts{Record: r.built.Record, Release: r.rel, SBOMs: r.docs, Scans: r.scans}
+	rep, err := r.p.Signer.Attest(ctx, facts, attestTypes)
 	if err != nil {
 		return "", false, err
 	}
-	r.atts = rep
 	r.created.attested = !allPresent(rep)
 	r.state.Attested = true
 	if err := r.saveState(); err != nil {
@@ -398,6 +345,7 @@ func (r *run) attest(ctx context.Context) (string, bool, error) {
 	return summarize(rep), allPresent(rep), nil
 }
 
+// summarize counts what a sign or attest stage attached and found.
 func summarize(rep *attest.Report) string {
 	attached, present := 0, 0
 	for _, e := range rep.Entries {
@@ -408,7 +356,7 @@ func summarize(rep *attest.Report) string {
 		}
 	}
 	if attached == 0 {
-		return fmt.Sprintf("all %d entries already present and valid", present)
+		return fmt.Sprintf("all %d entries already present and valid (%s)", present, rep.Storage)
 	}
 	return fmt.Sprintf("%d attached, %d already present (%s)", attached, present, rep.Storage)
 }
@@ -427,18 +375,4 @@ func shortDigest(d string) string {
 		return d[:19]
 	}
 	return d
-}
-
-// writePublicKey puts the signer's public key beside the records, for
-// key-based verification.
-func (r *run) writePublicKey() (string, error) {
-	pem, err := r.signer.PublicKeyPEM()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(r.o.Out, "cosign.pub")
-	if err := os.WriteFile(p, pem, 0o644); err != nil {
-		return "", fmt.Errorf("write %s: %w", p, err)
-	}
-	return p, nil
 }

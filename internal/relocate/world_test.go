@@ -10,7 +10,7 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
-	"github.com/harden-dev/harden/internal/publish"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/sign"
@@ -53,15 +53,15 @@ func newWorld(t *testing.T) *world {
 
 // release signs every subject and attests harden's statements about
 // them, in both layouts.
-func (w *world) release(t *testing.T, rel *publish.Release, subs []name.Digest) {
+func (w *world) release(t *testing.T, rel *dist.Release, subs []name.Digest) {
 	t.Helper()
 	ctx := context.Background()
 	a := &attest.Attester{Signer: w.signer, Store: attach.New(w.rc), Storage: attach.Both}
 	if _, err := a.Sign(ctx, subs); err != nil {
 		t.Fatal(err)
 	}
-	p := attest.Params{Out: w.res.Out, HardenVersion: "test", Getenv: func(string) string { return "" }}
-	sts, err := attest.Statements(ctx, p, rel, subs, attest.AllTypes)
+	p := attest.Params{HardenVersion: "test", Getenv: func(string) string { return "" }}
+	sts, err := attest.Statements(p, &attest.Facts{Record: w.res.Record, Release: rel, SBOMs: w.res.SBOMs(t, rel.Repository)}, attest.AllTypes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,8 @@ package sbom
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,7 +56,7 @@ func (s *SBOM) encodeSPDX() ([]byte, error) {
 	if doc == nil || doc.CreationInfo == nil {
 		return nil, fmt.Errorf("syft produced no SPDX document")
 	}
-	doc.DocumentNamespace = s.identity("spdx")
+	doc.DocumentNamespace = DocumentID(SPDXJSON, s.opts.Name, s.Digest)
 	doc.CreationInfo.Created = s.created()
 	// syft credits itself and its vendor; the document is harden's, made
 	// with syft.
@@ -86,7 +82,7 @@ func (s *SBOM) encodeCycloneDX() ([]byte, error) {
 	if bom == nil || bom.Metadata == nil {
 		return nil, fmt.Errorf("syft produced no CycloneDX document")
 	}
-	bom.SerialNumber = uuid.NewSHA1(uuid.NameSpaceURL, []byte(s.identity("cyclonedx"))).URN()
+	bom.SerialNumber = DocumentID(CycloneDXJSON, s.opts.Name, s.Digest)
 	bom.Metadata.Timestamp = s.created()
 	tools := []cyclonedx.Component{
 		{Type: cyclonedx.ComponentTypeApplication, Name: s.opts.ToolName, Version: s.opts.ToolVersion},
@@ -110,9 +106,6 @@ func (s *SBOM) encodeCycloneDX() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// identity is the stable URI of this document in the given format.
-func (s *SBOM) identity(format string) string { return identityOf(s.opts.Name, s.Digest, format) }
-
 // identityOf is <idBase>/<format>/<image name>/<digest hex>.
 func identityOf(name, digest, format string) string {
 	segs := strings.Split(name, "/")
@@ -126,34 +119,32 @@ func identityOf(name, digest, format string) string {
 	return idBase + "/" + format + "/" + strings.Join(segs, "/") + "/" + hex
 }
 
-// ReadFile returns the SBOM that WriteFiles wrote in dir for platform in
-// format f, if it was made for this image: its namespace (SPDX) or serial
-// number (CycloneDX) must be the one derived from name and digest. It
-// returns nil, nil when there is no such file, so callers generate one.
-func ReadFile(dir, name, platform, digest string, f Format) ([]byte, error) {
-	path := filepath.Join(dir, FileName(platform, f))
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read SBOM: %w", err)
-	}
-	var doc struct {
+// MadeFor reports whether doc, an SBOM in format f, was made for the
+// image name@digest: its namespace (SPDX) or serial number (CycloneDX)
+// must be the one derived from them. A document that is not JSON is an
+// error.
+func MadeFor(doc []byte, f Format, name, digest string) (bool, error) {
+	var d struct {
 		Namespace string `json:"documentNamespace"`
 		Serial    string `json:"serialNumber"`
 	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s is not a JSON SBOM: %w; delete it or run harden sbom again", path, err)
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return false, fmt.Errorf("not a JSON SBOM: %w", err)
 	}
-	want, got := identityOf(name, digest, "spdx"), doc.Namespace
+	got := d.Namespace
 	if f == CycloneDXJSON {
-		want, got = uuid.NewSHA1(uuid.NameSpaceURL, []byte(identityOf(name, digest, "cyclonedx"))).URN(), doc.Serial
+		got = d.Serial
 	}
-	if got != want {
-		return nil, nil // made for another image or build: regenerate
+	return got == DocumentID(f, name, digest), nil
+}
+
+// DocumentID is the SPDX documentNamespace or the CycloneDX serialNumber
+// of the SBOM of name@digest.
+func DocumentID(f Format, name, digest string) string {
+	if f == CycloneDXJSON {
+		return uuid.NewSHA1(uuid.NameSpaceURL, []byte(identityOf(name, digest, "cyclonedx"))).URN()
 	}
-	return b, nil
+	return identityOf(name, digest, "spdx")
 }
 
 func (s *SBOM) created() string { return s.opts.Epoch.UTC().Format(time.RFC3339) }

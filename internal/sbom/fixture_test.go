@@ -1,4 +1,4 @@
-package sbom
+package sbom_test
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,25 +17,26 @@ import (
 
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/buildtest"
+	"github.com/harden-dev/harden/internal/sbom"
 )
 
 // fixtureSBOM builds the fixture image and catalogues its first platform.
-func fixtureSBOM(t *testing.T) (*buildtest.Result, buildrecord.PlatformRecord, Options, *SBOM) {
+func fixtureSBOM(t *testing.T) (*buildtest.Result, buildrecord.PlatformRecord, sbom.Options, *sbom.SBOM) {
 	t.Helper()
 	r := buildtest.Build(t, buildtest.Options{})
 	pl := r.Record.Platforms[0]
-	o := Options{
+	o := sbom.Options{
 		Epoch:       time.Unix(r.Record.SourceDateEpoch, 0),
 		ToolName:    "harden",
 		ToolVersion: "v0.0.0-test",
 		Name:        r.Repo.String(),
 	}
 	start := time.Now()
-	s, err := Generate(t.Context(), r.Image(t, pl.Platform), pl.Platform, pl.Digest, o)
+	s, err := sbom.Generate(t.Context(), r.Image(t, pl.Platform), pl.Platform, pl.Digest, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Generate %s: %s, %d packages", pl.Platform, time.Since(start).Round(time.Millisecond), len(s.Packages))
+	t.Logf("sbom.Generate %s: %s, %d packages", pl.Platform, time.Since(start).Round(time.Millisecond), len(s.Packages))
 	return r, pl, o, s
 }
 
@@ -49,28 +49,28 @@ func TestFixtureImage(t *testing.T) {
 		byType[p.Type]++
 	}
 	t.Logf("packages by type: %v", byType)
-	if byType["deb"] == 0 || byType[pythonType] < len(pl.Wheels) {
+	if byType["deb"] == 0 || byType[sbom.PythonType] < len(pl.Wheels) {
 		t.Errorf("expected Debian packages and at least the %d wheels as Python packages, got %v", len(pl.Wheels), byType)
 	}
-	if !slices.IsSortedFunc(first.Packages, func(a, b Package) int {
+	if !slices.IsSortedFunc(first.Packages, func(a, b sbom.Package) int {
 		return strings.Compare(a.Type+"\x00"+a.Name+"\x00"+a.Version, b.Type+"\x00"+b.Name+"\x00"+b.Version)
 	}) {
 		t.Error("packages are not sorted by type, name, version")
 	}
 
-	spdxDoc, err := first.Encode(SPDXJSON)
+	spdxDoc, err := first.Encode(sbom.SPDXJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cdxDoc, err := first.Encode(CycloneDXJSON)
+	cdxDoc, err := first.Encode(sbom.CycloneDXJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("SPDX %d bytes, CycloneDX %d bytes", len(spdxDoc), len(cdxDoc))
 
 	t.Run("schemas", func(t *testing.T) {
-		syftDir := moduleDir(t, "github.com/anchore/syft")
-		cdxDir := moduleDir(t, "github.com/CycloneDX/cyclonedx-go")
+		syftDir := sbom.ModuleDir(t, "github.com/anchore/syft")
+		cdxDir := sbom.ModuleDir(t, "github.com/CycloneDX/cyclonedx-go")
 		validate(t, spdxDoc, filepath.Join(syftDir, "schema", "spdx-json", "spdx-schema-2.3.json"))
 		validate(t, cdxDoc, filepath.Join(cdxDir, "schema", "bom-1.6.schema.json"),
 			filepath.Join(cdxDir, "schema", "spdx.schema.json"),
@@ -92,17 +92,17 @@ func TestFixtureImage(t *testing.T) {
 
 	t.Run("deterministic", func(t *testing.T) {
 		// A second, independent run; with TMPDIR pointing at an empty
-		// directory it also shows Generate leaves nothing behind.
+		// directory it also shows sbom.Generate leaves nothing behind.
 		tmp := t.TempDir()
 		t.Setenv("TMPDIR", tmp)
-		second, err := Generate(ctx, r.Image(t, pl.Platform), pl.Platform, pl.Digest, o)
+		second, err := sbom.Generate(ctx, r.Image(t, pl.Platform), pl.Platform, pl.Digest, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if left, _ := os.ReadDir(tmp); len(left) > 0 {
-			t.Errorf("Generate left %d entries in TMPDIR, e.g. %s", len(left), left[0].Name())
+			t.Errorf("sbom.Generate left %d entries in TMPDIR, e.g. %s", len(left), left[0].Name())
 		}
-		for _, f := range Formats() {
+		for _, f := range sbom.Formats() {
 			a, _ := first.Encode(f)
 			b, err := second.Encode(f)
 			if err != nil {
@@ -112,7 +112,7 @@ func TestFixtureImage(t *testing.T) {
 				t.Errorf("%s differs between runs at byte %d", f, firstDiff(a, b))
 			}
 			if again, _ := first.Encode(f); !bytes.Equal(a, again) {
-				t.Errorf("%s differs between two encodings of one SBOM", f)
+				t.Errorf("%s differs between two encodings of one sbom.SBOM", f)
 			}
 		}
 
@@ -136,7 +136,7 @@ func TestFixtureImage(t *testing.T) {
 		// Another digest gives other identifiers, and nothing else moves.
 		other := *first
 		other.Digest = "sha256:" + strings.Repeat("ab", 32)
-		oSPDX, oCDX := decode(t, mustEncode(t, &other, SPDXJSON)), decode(t, mustEncode(t, &other, CycloneDXJSON))
+		oSPDX, oCDX := decode(t, mustEncode(t, &other, sbom.SPDXJSON)), decode(t, mustEncode(t, &other, sbom.CycloneDXJSON))
 		if oSPDX["documentNamespace"] == ns || !strings.HasSuffix(oSPDX["documentNamespace"].(string), strings.Repeat("ab", 32)) {
 			t.Errorf("namespace did not follow the digest: %v", oSPDX["documentNamespace"])
 		}
@@ -146,16 +146,16 @@ func TestFixtureImage(t *testing.T) {
 	})
 
 	t.Run("lock", func(t *testing.T) {
-		if err := CheckLock(first, pl.Wheels, pl.AppLayers); err != nil {
+		if err := sbom.CheckLock(first, pl.Wheels, pl.AppLayers); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range pl.Wheels {
-			i := slices.IndexFunc(first.Packages, func(p Package) bool {
-				return p.Type == pythonType && normalized(p.Name) == w.Name && p.Version == w.Version &&
+			i := slices.IndexFunc(first.Packages, func(p sbom.Package) bool {
+				return p.Type == sbom.PythonType && normalized(p.Name) == w.Name && p.Version == w.Version &&
 					slices.ContainsFunc(p.Layers, func(l string) bool { return slices.Contains(pl.AppLayers, l) })
 			})
 			if i < 0 {
-				t.Errorf("wheel %s %s is not in the SBOM as a Python package in an app layer", w.Name, w.Version)
+				t.Errorf("wheel %s %s is not in the sbom.SBOM as a Python package in an app layer", w.Name, w.Version)
 			}
 		}
 	})
@@ -168,10 +168,10 @@ func TestFixtureImage(t *testing.T) {
 		wheels = slices.Delete(wheels, 1, 2)
 		wheels = append(wheels, buildrecord.WheelRecord{Name: "not-installed", Version: "1.0"})
 
-		err := CheckLock(first, wheels, pl.AppLayers)
-		var d *DriftError
+		err := sbom.CheckLock(first, wheels, pl.AppLayers)
+		var d *sbom.DriftError
 		if !errors.As(err, &d) {
-			t.Fatalf("got %v, want a *DriftError", err)
+			t.Fatalf("got %v, want a *sbom.DriftError", err)
 		}
 		wantMismatched := fmt.Sprintf("%s: lock 99.0, sbom %s", changed.Name, changed.Version)
 		wantUnexpected := removed.Name + " " + removed.Version
@@ -187,30 +187,30 @@ func TestFixtureImage(t *testing.T) {
 		t.Logf("drift error:\n%v", err)
 	})
 
-	t.Run("for build", func(t *testing.T) {
-		sboms, err := ForBuild(ctx, r.Out, o)
+	t.Run("for the index", func(t *testing.T) {
+		sboms, err := sbom.ForIndex(ctx, r.Index, r.Record, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(sboms) != len(r.Record.Platforms) {
 			t.Fatalf("%d SBOMs for %d platforms", len(sboms), len(r.Record.Platforms))
 		}
-		dir := t.TempDir()
-		paths, err := WriteFiles(dir, sboms)
+		docs, err := sbom.Documents(sboms)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []string
+		var got, want []string
+		for _, d := range docs {
+			got = append(got, d.Platform+" "+string(d.Format))
+		}
 		for _, p := range r.Record.Platforms {
-			base := strings.ReplaceAll(p.Platform, "/", "-")
-			want = append(want, filepath.Join(dir, base+".spdx.json"), filepath.Join(dir, base+".cdx.json"))
+			want = append(want, p.Platform+" "+string(sbom.SPDXJSON), p.Platform+" "+string(sbom.CycloneDXJSON))
 		}
-		if !slices.Equal(paths, want) {
-			t.Errorf("wrote %q, want %q", paths, want)
+		if !slices.Equal(got, want) {
+			t.Errorf("documents %q, want %q", got, want)
 		}
-		got, err := os.ReadFile(filepath.Join(dir, strings.ReplaceAll(pl.Platform, "/", "-")+".spdx.json"))
-		if err != nil || !bytes.Equal(got, spdxDoc) {
-			t.Errorf("ForBuild's SPDX file differs from Generate's document (%v)", err)
+		if !bytes.Equal(docs[0].Bytes, spdxDoc) {
+			t.Errorf("ForIndex's SPDX document differs from Generate's")
 		}
 	})
 }
@@ -219,15 +219,15 @@ func BenchmarkGenerate(b *testing.B) {
 	r := buildtest.Build(b, buildtest.Options{})
 	pl := r.Record.Platforms[0]
 	img := r.Image(b, pl.Platform)
-	o := Options{Epoch: time.Unix(r.Record.SourceDateEpoch, 0), Name: r.Repo.String()}
+	o := sbom.Options{Epoch: time.Unix(r.Record.SourceDateEpoch, 0), Name: r.Repo.String()}
 	for b.Loop() {
-		if _, err := Generate(b.Context(), img, pl.Platform, pl.Digest, o); err != nil {
+		if _, err := sbom.Generate(b.Context(), img, pl.Platform, pl.Digest, o); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func mustEncode(t *testing.T, s *SBOM, f Format) []byte {
+func mustEncode(t *testing.T, s *sbom.SBOM, f sbom.Format) []byte {
 	t.Helper()
 	b, err := s.Encode(f)
 	if err != nil {
@@ -256,17 +256,6 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
-}
-
-// moduleDir finds a dependency's source in the module cache.
-func moduleDir(t *testing.T, mod string) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
-	dir := strings.TrimSpace(string(out))
-	if err != nil || dir == "" {
-		t.Fatalf("locate module %s: %v %s", mod, err, out)
-	}
-	return dir
 }
 
 // offline refuses every URL: all schemas must be registered up front.

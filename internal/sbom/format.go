@@ -40,8 +40,8 @@ func (f Format) MediaType() string {
 	return ""
 }
 
-// extension is the file name suffix WriteFiles uses.
-func (f Format) extension() string {
+// Extension is the conventional file name suffix of the format.
+func (f Format) Extension() string {
 	switch f {
 	case SPDXJSON:
 		return ".spdx.json"
@@ -51,7 +51,7 @@ func (f Format) extension() string {
 	return ""
 }
 
-func (f Format) valid() bool { return f.extension() != "" }
+func (f Format) valid() bool { return f.Extension() != "" }
 
 // ParseFormat accepts a format name as a user would type it.
 func ParseFormat(s string) (Format, error) {

@@ -31,11 +31,11 @@ func TestParseFormat(t *testing.T) {
 
 func TestFormatMetadata(t *testing.T) {
 	cases := []struct {
-		f                          Format
-		predicate, media, fileName string
+		f                     Format
+		predicate, media, ext string
 	}{
-		{SPDXJSON, "https://spdx.dev/Document", "application/spdx+json", "linux-arm64-v8.spdx.json"},
-		{CycloneDXJSON, "https://cyclonedx.org/bom", "application/vnd.cyclonedx+json", "linux-arm64-v8.cdx.json"},
+		{SPDXJSON, "https://spdx.dev/Document", "application/spdx+json", ".spdx.json"},
+		{CycloneDXJSON, "https://cyclonedx.org/bom", "application/vnd.cyclonedx+json", ".cdx.json"},
 	}
 	for _, c := range cases {
 		if got := c.f.PredicateType(); got != c.predicate {
@@ -44,8 +44,8 @@ func TestFormatMetadata(t *testing.T) {
 		if got := c.f.MediaType(); got != c.media {
 			t.Errorf("%s media type %q, want %q", c.f, got, c.media)
 		}
-		if got := FileName("linux/arm64/v8", c.f); got != c.fileName {
-			t.Errorf("%s file name %q, want %q", c.f, got, c.fileName)
+		if got := c.f.Extension(); got != c.ext {
+			t.Errorf("%s extension %q, want %q", c.f, got, c.ext)
 		}
 	}
 	if Format("xml").PredicateType() != "" || Format("xml").MediaType() != "" {
@@ -53,17 +53,16 @@ func TestFormatMetadata(t *testing.T) {
 	}
 }
 
-func TestWriteFilesRejects(t *testing.T) {
-	dir := t.TempDir()
+func TestDocumentsRejects(t *testing.T) {
 	a := &SBOM{Platform: "linux/amd64"}
-	if _, err := WriteFiles(dir, []*SBOM{a}, Format("xml")); err == nil {
+	if _, err := Documents([]*SBOM{a}, Format("xml")); err == nil {
 		t.Error("unknown format accepted")
 	}
-	if _, err := WriteFiles(dir, []*SBOM{a, {Platform: "linux/amd64"}}); err == nil {
+	if _, err := Documents([]*SBOM{a, {Platform: "linux/amd64"}}); err == nil {
 		t.Error("two SBOMs for one platform accepted")
 	}
 	// An SBOM not made by Generate has nothing to encode.
-	if _, err := WriteFiles(dir, []*SBOM{a}); err == nil || !strings.Contains(err.Error(), "Generate") {
+	if _, err := Documents([]*SBOM{a}); err == nil || !strings.Contains(err.Error(), "Generate") {
 		t.Errorf("empty SBOM: %v", err)
 	}
 }

@@ -4,27 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
-	"github.com/harden-dev/harden/internal/fsutil"
 )
 
-// ForBuild generates and lock-checks the SBOM of every platform of the
-// build output in out (see buildrecord.ReadOutput). A zero o.Epoch defaults to
-// the record's SOURCE_DATE_EPOCH and an empty o.Name to the record's
-// name. Drift on any platform fails the whole call, after every platform
-// has been checked so the error lists all of it.
-func ForBuild(ctx context.Context, out string, o Options) ([]*SBOM, error) {
-	idx, rec, err := buildrecord.ReadOutput(out)
-	if err != nil {
-		return nil, err
-	}
+// ForIndex generates and lock-checks the SBOM of every platform of a
+// build: idx is the built index and rec its record. A zero o.Epoch
+// defaults to the record's SOURCE_DATE_EPOCH and an empty o.Name to the
+// record's name. Drift on any platform fails the whole call, after every
+// platform has been checked so the error lists all of it.
+func ForIndex(ctx context.Context, idx v1.ImageIndex, rec *buildrecord.Record, o Options) ([]*SBOM, error) {
 	if o.Epoch.IsZero() {
 		o.Epoch = time.Unix(rec.SourceDateEpoch, 0).UTC()
 	}
@@ -32,7 +25,7 @@ func ForBuild(ctx context.Context, out string, o Options) ([]*SBOM, error) {
 		o.Name = rec.Name
 	}
 	if len(rec.Platforms) == 0 {
-		return nil, errs.Input(fmt.Errorf("%s: the build record lists no platforms; rebuild", out))
+		return nil, errs.Input(errors.New("the build record lists no platforms; rebuild"))
 	}
 	var (
 		sboms []*SBOM
@@ -41,11 +34,11 @@ func ForBuild(ctx context.Context, out string, o Options) ([]*SBOM, error) {
 	for _, pl := range rec.Platforms {
 		h, err := v1.NewHash(pl.Digest)
 		if err != nil {
-			return nil, errs.Input(fmt.Errorf("%s: bad %s digest %q in the build record; rebuild", out, pl.Platform, pl.Digest))
+			return nil, errs.Input(fmt.Errorf("bad %s digest %q in the build record; rebuild", pl.Platform, pl.Digest))
 		}
 		img, err := idx.Image(h)
 		if err != nil {
-			return nil, errs.Input(fmt.Errorf("%s: the OCI layout has no %s image %s; rebuild: %w", out, pl.Platform, pl.Digest, err))
+			return nil, errs.Input(fmt.Errorf("the built index has no %s image %s; rebuild: %w", pl.Platform, pl.Digest, err))
 		}
 		s, err := Generate(ctx, img, pl.Platform, pl.Digest, o)
 		if err != nil {
@@ -63,44 +56,39 @@ func ForBuild(ctx context.Context, out string, o Options) ([]*SBOM, error) {
 	return sboms, nil
 }
 
-// FileName is the name WriteFiles gives the SBOM of platform in format
-// f: "linux/arm64/v8" becomes "linux-arm64-v8.spdx.json".
-func FileName(platform string, f Format) string {
-	return strings.ReplaceAll(platform, "/", "-") + f.extension()
+// Document is one encoded SBOM: a platform's catalogue in one format.
+type Document struct {
+	Platform string // "linux/amd64"
+	Digest   string // the platform manifest
+	Format   Format
+	Bytes    []byte
 }
 
-// WriteFiles writes every SBOM in every format (all of them when none
-// are given) to dir, each file atomically, and returns the paths in the
-// order written. On error it returns the paths written before it.
-func WriteFiles(dir string, sboms []*SBOM, formats ...Format) ([]string, error) {
+// Documents encodes every SBOM in every format (all of them when none
+// are given), in that order.
+func Documents(sboms []*SBOM, formats ...Format) ([]Document, error) {
 	if len(formats) == 0 {
 		formats = Formats()
 	}
 	for _, f := range formats {
 		if !f.valid() {
-			return nil, fmt.Errorf("write SBOMs: unknown format %q: use %s or %s", f, SPDXJSON, CycloneDXJSON)
+			return nil, fmt.Errorf("SBOM format %q is unknown: use %s or %s", f, SPDXJSON, CycloneDXJSON)
 		}
 	}
 	seen := map[string]bool{}
+	var out []Document
 	for _, s := range sboms {
 		if s.Platform == "" || seen[s.Platform] {
-			return nil, fmt.Errorf("write SBOMs: platform %q is empty or given twice; each SBOM needs its own platform", s.Platform)
+			return nil, fmt.Errorf("SBOM platform %q is empty or given twice; each SBOM needs its own platform", s.Platform)
 		}
 		seen[s.Platform] = true
-	}
-	var paths []string
-	for _, s := range sboms {
 		for _, f := range formats {
 			b, err := s.Encode(f)
 			if err != nil {
-				return paths, err
+				return nil, err
 			}
-			p := filepath.Join(dir, FileName(s.Platform, f))
-			if err := fsutil.WriteFileAtomic(p, b, 0o644); err != nil {
-				return paths, fmt.Errorf("write SBOM: %w", err)
-			}
-			paths = append(paths, p)
+			out = append(out, Document{Platform: s.Platform, Digest: s.Digest, Format: f, Bytes: b})
 		}
 	}
-	return paths, nil
+	return out, nil
 }

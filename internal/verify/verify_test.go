@@ -19,9 +19,9 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/buildtest"
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/export"
-	"github.com/harden-dev/harden/internal/publish"
 	"github.com/harden-dev/harden/internal/registry/registrytest"
 	"github.com/harden-dev/harden/internal/sign"
 	"github.com/harden-dev/harden/internal/sigstoretest"
@@ -61,7 +61,7 @@ func newWorldOn(t *testing.T, reg string) *world {
 
 // copyImage publishes idx (default: the fixture index) to a fresh
 // repository and returns its release record and subjects.
-func (w *world) copyImage(t *testing.T, idx v1.ImageIndex) (*publish.Release, []name.Digest) {
+func (w *world) copyImage(t *testing.T, idx v1.ImageIndex) (*dist.Release, []name.Digest) {
 	t.Helper()
 	w.n++
 	return w.res.Copy(t, idx, fmt.Sprintf("tamper/case-%d", w.n))
@@ -73,12 +73,12 @@ func (w *world) attester(storage attach.Storage) *attest.Attester {
 
 // statements makes harden's own statements for rel, then lets edit
 // change any of them before they are signed.
-func (w *world) statements(t *testing.T, rel *publish.Release, subs []name.Digest, types []string, edit func(predicateType string, st map[string]any)) []attest.Statement {
+func (w *world) statements(t *testing.T, rel *dist.Release, subs []name.Digest, types []string, edit func(predicateType string, st map[string]any)) []attest.Statement {
 	t.Helper()
-	p := attest.Params{Out: w.res.Out, HardenVersion: "test", Getenv: func(string) string { return "" }}
+	p := attest.Params{HardenVersion: "test", Getenv: func(string) string { return "" }}
 	rel2 := *rel
 	rel2.Digest = w.res.Record.Digest // statements come from the build record
-	sts, err := attest.Statements(context.Background(), p, &rel2, subs, types)
+	sts, err := attest.Statements(p, &attest.Facts{Record: w.res.Record, Release: &rel2, SBOMs: w.res.SBOMs(t, rel2.Repository)}, types)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (w *world) statements(t *testing.T, rel *publish.Release, subs []name.Diges
 	return sts
 }
 
-func (w *world) release(t *testing.T, rel *publish.Release, subs []name.Digest, storage attach.Storage, edit func(string, map[string]any)) {
+func (w *world) release(t *testing.T, rel *dist.Release, subs []name.Digest, storage attach.Storage, edit func(string, map[string]any)) {
 	t.Helper()
 	ctx := context.Background()
 	a := w.attester(storage)
@@ -465,7 +465,7 @@ func dropPackage(pkg string) func(string, map[string]any) {
 
 // tamperedProvenance publishes a signed copy of the image, signs its
 // provenance, lets tamper change the bundle, and attaches the result.
-func (w *world) tamperedProvenance(t *testing.T, tamper func(*bundle.Bundle) []byte) *publish.Release {
+func (w *world) tamperedProvenance(t *testing.T, tamper func(*bundle.Bundle) []byte) *dist.Release {
 	t.Helper()
 	ctx := context.Background()
 	rel, subs := w.copyImage(t, otherIndex(t, w.res.Index))

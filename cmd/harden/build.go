@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/harden-dev/harden/internal/build"
+	"github.com/harden-dev/harden/internal/dist"
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -40,7 +41,7 @@ times come from SOURCE_DATE_EPOCH, or the commit time when that is unset.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&p.Out, "out", "dist", "output directory (OCI layout in oci/, record in build.json)")
+	f.StringVar(&p.Out, "out", dist.Default, "output directory (OCI layout in oci/, record in build.json)")
 	f.StringVar(&p.WheelDir, "wheel-dir", "", "take wheels from this directory instead of an index (offline)")
 	f.StringVar(&p.IndexURL, "index-url", "", "PEP 503/691 simple index (default: the lock's, the config's, then PyPI)")
 	f.StringVar(&p.CacheDir, "cache-dir", "", "wheel cache, content-addressed by sha256 (default: user cache dir)")

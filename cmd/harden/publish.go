@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/publish"
 )
 
@@ -37,7 +38,7 @@ func newPublishCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&p.Out, "out", "dist", "build output directory")
+	f.StringVar(&p.Out, "out", dist.Default, "build output directory")
 	f.StringVar(&p.Repository, "repo", "", "target repository (default: repository: in harden.yaml)")
 	f.StringSliceVar(&p.Tags, "tag", nil, "also tag the index (a convenience; deploy by digest)")
 	f.StringVar(&p.RecordPath, "record", "", "release record path (default: <out>/release.json)")

@@ -29,7 +29,7 @@ type signFlags struct {
 
 func (f *signFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.out, "out", "dist", "build output directory (build.json, oci/, release.json)")
+	fl.StringVar(&f.out, "out", dist.Default, "build output directory (build.json, oci/, release.json)")
 	fl.StringVar(&f.release, "release", "", "release record (default: <out>/release.json)")
 	fl.StringVar(&f.storage, "storage", "", "both, referrers or legacy (default: storage: in harden.yaml, else both)")
 	fl.StringVar(&f.sp.IdentityToken, "identity-token", "", "OIDC identity token for keyless signing (prefer --identity-token-file)")
@@ -176,7 +176,7 @@ func newSBOMCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "dist", "build output directory")
+	cmd.Flags().StringVar(&out, "out", dist.Default, "build output directory")
 	cmd.Flags().StringVar(&dir, "dir", "", "where to write the SBOMs (default: <out>/sbom)")
 	cmd.Flags().StringVar(&repo, "repo", "", "the image's repository, which names the documents (default: <out>/release.json's, then repository: in harden.yaml)")
 	cmd.Flags().StringSliceVar(&formats, "format", []string{"spdx-json", "cyclonedx-json"}, "spdx-json, cyclonedx-json")

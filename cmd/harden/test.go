@@ -45,7 +45,7 @@ podman, or chroot as a last resort.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "dist", "build output directory")
+	cmd.Flags().StringVar(&out, "out", dist.Default, "build output directory")
 	cmd.Flags().StringVar(&runtime, "runtime", "", "runc, docker, podman or chroot (default: first usable)")
 	return cmd
 }

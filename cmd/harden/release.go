@@ -101,6 +101,7 @@ the whole index is in the registry, and tags move only after verification.`,
 	fl.StringSliceVar(&o.Tags, "tag", nil, "tag the index once it has verified (a convenience; deploy by digest)")
 	fl.BoolVar(&o.VersionTag, "version-tag", false, "also tag it with the next <app-version>-rN (see harden version next); a version tag never moves")
 	fl.StringArrayVar(&o.Pin, "pin", nil, "rewrite references to the repository in this manifest or Dockerfile to the new digest (repeatable)")
+	fl.BoolVar(&o.VSA, "attest-vsa", false, "also sign a verification summary (SLSA VSA) of the verify stage's result and attach it (docs/vsa.md)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "run the preflight and show what each other stage would do; change nothing")
 	fl.StringVar(&progress, "progress", "auto", "auto (live on a terminal, plain lines in CI), live or plain")
 	return cmd

@@ -1,23 +1,33 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
+	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/rebuild"
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/verify"
+	"github.com/harden-dev/harden/internal/vsa"
 )
 
 // verifyFlags are the flags verify and rebuild share.
 type verifyFlags struct {
 	o   verify.Options
 	idf verify.IdentityFlags
+	// --vsa-from and its requirements.
+	fromVSA bool
+	summary verify.SummaryRequirement
 }
 
 func (v *verifyFlags) add(f *pflag.FlagSet) {
@@ -38,6 +48,28 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&o.Vuln.MaxSeverity, "max-severity", "", "require a signed vulnerability scan with nothing worse than this: none, unknown, negligible, low, medium, high or critical (fixable findings only unless --include-unfixed)")
 	f.BoolVar(&o.Vuln.IncludeUnfixed, "include-unfixed", false, "with --max-severity, also count findings that have no fix")
 	f.DurationVar(&o.Vuln.MaxAge, "max-scan-age", 0, "require a signed vulnerability scan no older than this (e.g. 168h)")
+	f.BoolVar(&v.fromVSA, "vsa-from", false, "accept a fresh, passing VSA (verification summary) signed by the identity or --key given, instead of verifying every entry (docs/vsa.md)")
+	f.DurationVar(&v.summary.MaxAge, "max-vsa-age", 168*time.Hour, "with --vsa-from: refuse a VSA made longer ago")
+	f.StringVar(&v.summary.Level, "require-level", "", "with --vsa-from: the SLSA build level the VSA must record (SLSA_BUILD_LEVEL_1, 2, …)")
+	f.StringVar(&v.summary.PolicyDigest, "vsa-policy-digest", "", "with --vsa-from: require the VSA's policy digest (sha256:…, as harden verify -o json reports in policyDigest)")
+}
+
+// summaryRequirement checks the --vsa-from requirements.
+func summaryRequirement(g *globals, r verify.SummaryRequirement) (*verify.SummaryRequirement, error) {
+	if r.MaxAge <= 0 {
+		return nil, errs.Input(fmt.Errorf("--max-vsa-age %s: give a positive duration, e.g. 24h", r.MaxAge))
+	}
+	if r.Level != "" {
+		l, err := vsa.ParseLevel(r.Level)
+		if err != nil {
+			return nil, errs.Input(fmt.Errorf("--require-level: %w", err))
+		}
+		r.Level = l
+	}
+	if d := r.PolicyDigest; g.changed("vsa-policy-digest") && !vsa.IsDigest(d) {
+		return nil, errs.Input(fmt.Errorf("--vsa-policy-digest %q: give sha256:<64 hex digits>", d))
+	}
+	return &r, nil
 }
 
 // addIdentityFlags adds the flags that name a keyless signer.
@@ -53,13 +85,12 @@ func addIdentityFlags(f *pflag.FlagSet, idf *verify.IdentityFlags) {
 // options completes the verify options from the arguments.
 func (v *verifyFlags) options(g *globals, a []string) (verify.Options, error) {
 	o := v.o
+	var err error
 	// A flag given as 0 or "" is refused, not read as "not required".
 	if g.changed("max-severity") {
-		sev, err := scan.ParseMaxSeverity(o.Vuln.MaxSeverity)
-		if err != nil {
+		if o.Vuln.MaxSeverity, err = scan.ParseMaxSeverity(o.Vuln.MaxSeverity); err != nil {
 			return o, err
 		}
-		o.Vuln.MaxSeverity = sev
 	}
 	if g.changed("max-scan-age") {
 		if err := scan.CheckMaxScanAge(o.Vuln.MaxAge); err != nil {
@@ -68,6 +99,17 @@ func (v *verifyFlags) options(g *globals, a []string) (verify.Options, error) {
 	}
 	if err := checkExpectUID(o.ExpectUID); err != nil {
 		return o, err
+	}
+	if v.fromVSA {
+		if o.Summary, err = summaryRequirement(g, v.summary); err != nil {
+			return o, err
+		}
+	} else {
+		for _, f := range []string{"max-vsa-age", "require-level", "vsa-policy-digest"} {
+			if g.changed(f) {
+				return o, errs.Input(fmt.Errorf("--%s applies with --vsa-from", f))
+			}
+		}
 	}
 	if len(a) == 1 {
 		o.Image = a[0]
@@ -103,6 +145,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var rf rebuildFlags
 	var inputPath string
 	var doRebuild bool
+	var sf summaryFlags
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE@sha256:DIGEST | --layout DIR",
 		Short: "Prove an image is signed, attested and configured as it claims",
@@ -117,6 +160,10 @@ be obtained.`,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o, err := vf.options(g, a)
+			if err != nil {
+				return err
+			}
+			so, err := sf.options(cmd.Context(), g, o)
 			if err != nil {
 				return err
 			}
@@ -138,6 +185,13 @@ be obtained.`,
 					return err
 				}
 			}
+			if so != nil {
+				ar, err := verify.AttestSummary(cmd.Context(), rep, o, *so)
+				if err != nil {
+					return err
+				}
+				rep.VSA = ar
+			}
 			if err := g.emit(rep, func(w io.Writer) { renderVerify(w, rep) }); err != nil {
 				return err
 			}
@@ -152,7 +206,55 @@ be obtained.`,
 	rf.add(f)
 	f.StringVar(&inputPath, "policy-input", "", "also write the policy input document to this file")
 	f.BoolVar(&doRebuild, "rebuild", false, "also rebuild the image from its provenance and require the same digest")
+	sf.add(f)
 	return cmd
+}
+
+// summaryFlags sign a VSA of the verification (--attest-vsa) with the
+// verifier's own identity.
+type summaryFlags struct {
+	on      bool
+	sp      attest.SignerParams
+	storage string
+}
+
+func (s *summaryFlags) add(f *pflag.FlagSet) {
+	f.BoolVar(&s.on, "attest-vsa", false, "sign a VSA of the result (PASSED or FAILED) as the verifier and attach it to the index and every platform manifest (docs/vsa.md)")
+	f.StringVar(&s.sp.IdentityTokenFile, "vsa-identity-token-file", "", "with --attest-vsa: file holding the verifier's OIDC token (default: $SIGSTORE_ID_TOKEN, GitHub Actions)")
+	f.StringVar(&s.sp.KeyPath, "vsa-key", "", "with --attest-vsa: sign with this cosign-format private key ($COSIGN_PASSWORD) instead of keyless")
+	f.StringVar(&s.sp.SigningConfig, "signing-config", "", "with --attest-vsa: Sigstore signing config JSON (default: public good via TUF)")
+	f.StringVar(&s.storage, "storage", "both", "with --attest-vsa: both, referrers or legacy")
+}
+
+// options loads the verifier's signer when --attest-vsa is given.
+func (s *summaryFlags) options(ctx context.Context, g *globals, o verify.Options) (*verify.SummaryOptions, error) {
+	if !s.on {
+		for _, f := range []string{"vsa-identity-token-file", "vsa-key", "signing-config", "storage"} {
+			if g.changed(f) {
+				return nil, errs.Input(fmt.Errorf("--%s applies with --attest-vsa", f))
+			}
+		}
+		return nil, nil
+	}
+	if o.Summary != nil {
+		return nil, errs.Input(fmt.Errorf("--attest-vsa and --vsa-from: a VSA is made from a full verification; drop --vsa-from"))
+	}
+	if o.Layout != "" {
+		return nil, errs.Input(fmt.Errorf("--attest-vsa attaches to the registry the image is in; verify it there, not from --layout"))
+	}
+	st, err := attach.ParseStorage(s.storage)
+	if err != nil {
+		return nil, err
+	}
+	sp := s.sp
+	sp.TrustedRoot = o.Trust.TrustedRootPath
+	sp.Interactive = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
+	signer, err := attest.NewSigner(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	g.logf("VSA signer: %s", signer.Identity())
+	return &verify.SummaryOptions{Signer: signer, Storage: st, HardenVersion: version, Now: time.Now(), Log: g.logf}, nil
 }
 
 func renderVerify(w io.Writer, rep *verify.Report) {
@@ -169,6 +271,15 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 	}
 	if n := len(rep.Ignored); n > 0 {
 		fmt.Fprintf(w, "NOTE  %-15s %d registry entr(ies) could not be read as signatures or attestations and were skipped (the list and reasons: --output json)\n", "ignored", n)
+	}
+	if a := rep.VSA; a != nil {
+		attached := 0
+		for _, e := range a.Entries {
+			if e.Status == "attached" {
+				attached++
+			}
+		}
+		fmt.Fprintf(w, "VSA   %-15s signed by %s, %d entr(ies) attached, %d already present (%s)\n", "summary", a.Identity, attached, len(a.Entries)-attached, a.Storage)
 	}
 	if rep.Verified {
 		fmt.Fprintln(w, "verified")

@@ -99,6 +99,10 @@ type Verification struct {
 	Command    string   `json:"command"` // the same check, to paste
 	IgnoreTlog bool     `json:"insecureIgnoreTlog,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
+	// PolicyDigest is the policy the verification applied; VSA says a
+	// signed verification summary of it was attached (docs/vsa.md).
+	PolicyDigest string `json:"policyDigest,omitempty"`
+	VSA          bool   `json:"vsa,omitempty"`
 }
 
 // Deploy says how to consume the release: by digest only.

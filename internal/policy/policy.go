@@ -5,6 +5,8 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -29,6 +31,8 @@ type Decision struct {
 type Engine struct {
 	deny, warn rego.PreparedEvalQuery
 	Modules    []string `json:"modules"`
+	// Sums are the sha256 (hex) of each module's source, by name.
+	Sums map[string]string `json:"sums"`
 }
 
 // Load compiles the shipped default policy (unless noDefault) and the
@@ -78,7 +82,7 @@ func Load(ctx context.Context, paths []string, noDefault bool) (*Engine, error) 
 			return nil, errs.Input(fmt.Errorf("--policy %s holds no .rego files", root))
 		}
 	}
-	e := &Engine{}
+	e := &Engine{Sums: map[string]string{}}
 	opts := []func(*rego.Rego){}
 	for name, src := range mods {
 		if _, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1}); err != nil {
@@ -86,6 +90,8 @@ func Load(ctx context.Context, paths []string, noDefault bool) (*Engine, error) 
 		}
 		opts = append(opts, rego.Module(name, src))
 		e.Modules = append(e.Modules, name)
+		sum := sha256.Sum256([]byte(src))
+		e.Sums[name] = hex.EncodeToString(sum[:])
 	}
 	sort.Strings(e.Modules)
 	var err error

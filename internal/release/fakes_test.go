@@ -285,6 +285,19 @@ func (f fakeSigner) Attest(_ context.Context, facts *attest.Facts, types []strin
 	return rep, nil
 }
 
+func (f fakeSigner) Statements(_ context.Context, sts []attest.Statement) (*attest.Report, error) {
+	if err := f.w.call("vsa"); err != nil {
+		return nil, err
+	}
+	rep := &attest.Report{Storage: "both"}
+	for _, st := range sts {
+		for _, s := range st.AttachTo {
+			f.attach(rep, s, "attestation", st.PredicateType)
+		}
+	}
+	return rep, nil
+}
+
 type fakeVerifier struct{ w *world }
 
 func (f fakeVerifier) Verify(_ context.Context, o verify.Options) (*verify.Report, error) {
@@ -292,8 +305,12 @@ func (f fakeVerifier) Verify(_ context.Context, o verify.Options) (*verify.Repor
 		return nil, err
 	}
 	d, _ := name.NewDigest(o.Image)
-	rep := &verify.Report{Image: o.Image, Verified: !f.w.unverified, Checks: []verify.Check{{Name: "signature", Subject: d.DigestStr(), Passed: !f.w.unverified, Reason: "fake"}},
-		Input: &verify.Input{}}
+	rep := &verify.Report{Image: o.Image, Digest: d.DigestStr(), Verified: !f.w.unverified, PolicyDigest: "sha256:" + strings.Repeat("c", 64),
+		Checks: []verify.Check{{Name: "signature", Subject: d.DigestStr(), Passed: !f.w.unverified, Reason: "fake"}},
+		Input:  &verify.Input{Image: verify.InputImage{Reference: o.Image, Repository: d.Context().String(), Digest: d.DigestStr()}}}
+	for _, p := range f.w.rec.Platforms {
+		rep.Input.Image.Platforms = append(rep.Input.Image.Platforms, verify.InputPlatform{Platform: p.Platform, Digest: p.Digest})
+	}
 	for k := range f.w.entries {
 		p := strings.Split(k, "|")
 		if !strings.HasPrefix(p[0], d.Context().String()+"@") {

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/build"
@@ -86,6 +87,8 @@ type Signer interface {
 	Open(ctx context.Context) (SignerInfo, error)
 	Sign(ctx context.Context, rel *dist.Release) (*attest.Report, error)
 	Attest(ctx context.Context, f *attest.Facts, types []string) (*attest.Report, error)
+	// Statements signs and attaches statements made elsewhere (a VSA).
+	Statements(ctx context.Context, sts []attest.Statement) (*attest.Report, error)
 }
 
 // SignerInfo is what the verify stage and the record need of the signer.
@@ -338,6 +341,11 @@ func (s *realSigner) Sign(ctx context.Context, rel *dist.Release) (*attest.Repor
 
 func (s *realSigner) Attest(ctx context.Context, f *attest.Facts, types []string) (*attest.Report, error) {
 	return attest.AttestRelease(ctx, s.params(), f, types)
+}
+
+func (s *realSigner) Statements(ctx context.Context, sts []attest.Statement) (*attest.Report, error) {
+	p := s.params()
+	return (&attest.Attester{Signer: s.signer, Store: attach.New(p.Registry), Storage: p.Storage, Log: p.Log, Now: p.Now, KeepFacts: true}).Attest(ctx, sts)
 }
 
 type realVerifier struct{}

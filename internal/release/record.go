@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
@@ -27,6 +28,7 @@ type verifyResult struct {
 	report  *verify.Report
 	command string
 	ignore  bool
+	vsa     bool // a VSA of it was attached
 }
 
 // verifyStage runs the verifier users run, with the identity that just
@@ -92,11 +94,27 @@ func (r *run) verifyStage(ctx context.Context) (string, bool, error) {
 		return "", false, errs.Check(fmt.Errorf("the published image does not verify (%d failed check(s)); it stays untagged:\n  %s", len(lines), strings.Join(lines, "\n  ")))
 	}
 	r.verify = &verifyResult{report: rep, command: shellJoin(args), ignore: o.InsecureIgnoreTlog}
+	detail := ""
+	if r.o.VSA {
+		st, err := rep.Summary(r.o.HardenVersion, r.o.Now())
+		if err != nil {
+			return "", false, err
+		}
+		ar, err := r.p.Signer.Statements(ctx, []attest.Statement{st})
+		if err != nil {
+			return "", false, fmt.Errorf("the image verified, but its VSA: %w", err)
+		}
+		r.verify.vsa = true
+		detail = fmt.Sprintf("; VSA %s", rep.Level())
+		if !allPresent(ar) {
+			r.created.attested = true
+		}
+	}
 	r.state.Verified = true
 	if err := r.saveState(); err != nil {
 		return "", false, err
 	}
-	return fmt.Sprintf("%d checks passed (%s)", len(rep.Checks), strings.Join(rep.Storage, ", ")), false, nil
+	return fmt.Sprintf("%d checks passed (%s)%s", len(rep.Checks), strings.Join(rep.Storage, ", "), detail), false, nil
 }
 
 // checkVersionTag refuses to move a version tag: when nothing harden
@@ -155,7 +173,8 @@ func (r *run) record(ctx context.Context) (string, bool, error) {
 	rec.Signatures = logEntries(in.Signatures)
 	rec.Attestations = logEntries(in.Attestations)
 	rec.Verification = &dist.Verification{Verified: true, At: r.o.Now().UTC().Format(time.RFC3339), Checks: len(r.verify.report.Checks),
-		Identity: signer.String(), Command: r.verify.command, IgnoreTlog: r.verify.ignore, Warnings: r.verify.report.Warnings}
+		Identity: signer.String(), Command: r.verify.command, IgnoreTlog: r.verify.ignore, Warnings: r.verify.report.Warnings,
+		PolicyDigest: r.verify.report.PolicyDigest, VSA: r.verify.vsa}
 	rec.Deploy = &dist.Deploy{Image: rec.Image, KubectlRun: kubectlRun(r.o.Project.Config.Name, rec.Image)}
 	rec.Pinned = nil
 	for _, p := range r.o.Pin {

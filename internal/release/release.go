@@ -67,6 +67,9 @@ type Options struct {
 	VersionTag bool
 	Storage    attach.Storage
 	Signer     attest.SignerParams
+	// VSA also signs a verification summary (SLSA VSA) of the verify
+	// stage's result and attaches it with the signatures (docs/vsa.md).
+	VSA bool
 	// Pin lists manifests or Dockerfiles whose references to the
 	// repository are rewritten to the released digest.
 	Pin []string
@@ -142,6 +145,9 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
+	}
+	if o.Signer.Getenv == nil {
+		o.Signer.Getenv = o.Getenv
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -29,6 +29,7 @@ import (
 	"github.com/harden-dev/harden/internal/scan/vulndb"
 	"github.com/harden-dev/harden/internal/sign"
 	"github.com/harden-dev/harden/internal/sigstoretest"
+	"github.com/harden-dev/harden/internal/vsa"
 )
 
 const signer = "release@example.com"
@@ -229,7 +230,7 @@ func indexOf(stage string) int {
 
 // countEntries asserts one signature and one attestation of each type
 // per subject, in both layouts.
-func countEntries(t *testing.T, rc *registry.Client, rec *Record) {
+func countEntries(t *testing.T, rc *registry.Client, rec *Record, extra ...string) {
 	t.Helper()
 	subjects := []string{rec.Image}
 	for _, p := range rec.Platforms {
@@ -250,11 +251,14 @@ func countEntries(t *testing.T, rc *registry.Client, rec *Record) {
 		}
 		want := map[string]int{attest.CosignSignPredicateType: 1, "https://slsa.dev/provenance/v1": 1, "https://spdx.dev/Document": 1, "https://cyclonedx.org/bom": 1,
 			scan.PredicateType: 1}
+		for _, p := range extra {
+			want[p]++
+		}
 		if fmt.Sprint(per) != fmt.Sprint(want) {
 			t.Errorf("%s: referrers by predicate type %v, want %v", d.DigestStr()[:19], per, want)
 		}
-		if len(f.Signatures) != 1 || len(f.Attestations) != 4 {
-			t.Errorf("%s: legacy layout has %d signature(s) and %d attestation(s), want 1 and 4", d.DigestStr()[:19], len(f.Signatures), len(f.Attestations))
+		if len(f.Signatures) != 1 || len(f.Attestations) != 4+len(extra) {
+			t.Errorf("%s: legacy layout has %d signature(s) and %d attestation(s), want 1 and %d", d.DigestStr()[:19], len(f.Signatures), len(f.Attestations), 4+len(extra))
 		}
 	}
 }
@@ -351,11 +355,15 @@ func TestRereleaseKeepsOneAttestationPerFact(t *testing.T) {
 	o.Repository = e.reg + "/rerelease-key/pgcli"
 	o.Signer = attest.SignerParams{KeyPath: kp.Private, TrustedRoot: e.st.TrustedRootPath, SigningConfig: e.st.SigningConfigPath}
 	o.Getenv = func(k string) string { return map[string]string{sign.PasswordEnv: "pw"}[k] }
+	o.VSA = true
 	keyed, results, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	countEntries(t, e.rc, keyed)
+	countEntries(t, e.rc, keyed, vsa.PredicateType)
+	if !keyed.Verification.VSA || !vsa.IsDigest(keyed.Verification.PolicyDigest) {
+		t.Errorf("the record does not name the VSA and its policy: %+v", keyed.Verification)
+	}
 	if len(keyed.Signatures) != len(second.Signatures) || len(keyed.Attestations) != len(second.Attestations) {
 		t.Errorf("keyless record: %d signatures, %d attestations; key record: %d, %d",
 			len(second.Signatures), len(second.Attestations), len(keyed.Signatures), len(keyed.Attestations))

@@ -433,3 +433,35 @@ func TestPreflightReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// With VSA set, the verify stage signs a summary of its verdict and
+// attaches it to every subject, before any tag; a rerun attaches none.
+func TestReleaseVSA(t *testing.T) {
+	w := newWorld(t)
+	o := w.options(w.project(repoA), t.TempDir())
+	o.VSA, o.Tags = true, []string{"latest"}
+	rec, _, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := w.calls()
+	if i, j, k := slices.Index(calls, "verify"), slices.Index(calls, "vsa"), slices.Index(calls, "tag latest"); i < 0 || j != i+1 || k < j {
+		t.Errorf("calls %q: want verify, vsa, then the tag", calls)
+	}
+	if !rec.Verification.VSA || !strings.Contains(rec.Stages[9].Detail, "VSA") {
+		t.Errorf("record: %+v, stage %+v", rec.Verification, rec.Stages[9])
+	}
+	n := len(w.entries)
+	if _, _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.entries) != n {
+		t.Errorf("a rerun attached %d more entries", len(w.entries)-n)
+	}
+	w.fail["vsa"] = errFault
+	_, _, err = Run(context.Background(), o)
+	var stop *StopError
+	if !errors.As(err, &stop) || stop.Stage != StageVerify || !strings.Contains(err.Error(), "its VSA") {
+		t.Errorf("a VSA that cannot be attached: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/harden-dev/harden/internal/attach"
+	"github.com/harden-dev/harden/internal/attest"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/export"
 	"github.com/harden-dev/harden/internal/policy"
@@ -57,7 +58,10 @@ type Options struct {
 	Policies        []string
 	NoDefaultPolicy bool
 	// Vuln is what the signed vulnerability scan must show.
-	Vuln     VulnPolicy
+	Vuln VulnPolicy
+	// Summary, when set, verifies by a VSA from the identity (or key)
+	// above instead of every entry: the fast path of --vsa-from.
+	Summary  *SummaryRequirement
 	Registry *registry.Client
 	Now      func() time.Time
 }
@@ -94,8 +98,22 @@ type Report struct {
 	// attestations (malformed, over a limit, or altered).
 	Ignored  []attach.Ignored `json:"ignored"`
 	Warnings []string         `json:"warnings,omitempty"`
+	// PolicyDigest is the sha256 of the policy applied: the Rego modules
+	// and the options that decide checks (docs/vsa.md).
+	PolicyDigest string `json:"policyDigest"`
+	// VSA is what --attest-vsa attached: the verification summary of
+	// this report, signed by the verifier.
+	VSA *attest.Report `json:"vsa,omitempty"`
 	// Input is the policy input document (docs/policy-input.md).
 	Input *Input `json:"-"`
+}
+
+// SummaryRequirement is what a VSA must show to stand in for a full
+// verification.
+type SummaryRequirement struct {
+	MaxAge       time.Duration // 0: any age
+	Level        string        // a vsa.Levels entry, or ""
+	PolicyDigest string        // "": any policy
 }
 
 // Failed lists the failed checks.
@@ -204,7 +222,7 @@ func run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Image: ref.String(), Digest: ref.DigestStr(), Ignored: []attach.Ignored{}}
+	rep := &Report{Image: ref.String(), Digest: ref.DigestStr(), Ignored: []attach.Ignored{}, PolicyDigest: policyDigest(o, engine, v.keyPEM)}
 	rep.add("reference", ref.DigestStr(), true, "pinned by digest")
 
 	ts, err := loadTargets(ctx, o, ref)
@@ -217,6 +235,23 @@ func run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	store := attach.New(o.Registry)
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	if o.Summary != nil {
+		f, err := store.Find(ctx, ts.root.ref)
+		if err != nil {
+			return nil, err
+		}
+		ts.root.found = f
+		v.verifyTarget(ctx, ts.root)
+		checkIntegrity(rep, targets{root: ts.root, plats: []*target{ts.root}})
+		fromSummary(rep, o, ts.root, now())
+		rep.Input = buildInput(o, rep, ts)
+		rep.Verified = len(rep.Failed()) == 0
+		return rep, nil
+	}
 	// Each manifest's entries are found and verified independently.
 	// Not errgroup.WithContext: found entries read lazily with the
 	// context they were made with.
@@ -241,10 +276,6 @@ func run(ctx context.Context, o Options) (*Report, error) {
 	prov := checkProvenance(rep, o, ts.root)
 	checkSBOMs(rep, ts, prov)
 	checkConfigs(rep, o, ts)
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
 	vulns := checkVulns(rep, o, ts, now())
 	rep.Input = buildInput(o, rep, ts)
 	rep.Input.Vulnerabilities = vulns
@@ -433,6 +464,7 @@ type verifier struct {
 	material root.TrustedMaterial
 	trusted  *root.TrustedRoot
 	key      crypto.PublicKey
+	keyPEM   []byte
 	keyV     signature.Verifier
 	sev      *sgverify.Verifier
 }
@@ -448,7 +480,7 @@ func newVerifier(o Options) (*verifier, error) {
 		if err != nil {
 			return nil, errs.Input(fmt.Errorf("%s is not a PEM public key: %w", o.KeyPath, err))
 		}
-		v.key = pub
+		v.key, v.keyPEM = pub, b
 		if v.keyV, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
 			return nil, errs.Input(fmt.Errorf("public key %s: %w", o.KeyPath, err))
 		}

@@ -212,8 +212,8 @@ func TestBadInput(t *testing.T) {
 		{name: "lock diff: unknown revision", args: func(p *project, out string) []string {
 			return []string{"lock", "diff", "--config", p.Config, "--git", "no-such-rev", filepath.Join(p.Dir, "requirements.lock")}
 		}, code: 2, contains: []string{"no-such-rev"}},
-		{name: "version next: malformed version", sub: [2]string{"version: 3.5.0-r1", "version: 3.5.0"}, args: func(p *project, out string) []string {
-			return []string{"version", "next", "--config", p.Config, "--offline"}
+		{name: "bump: malformed version", sub: [2]string{"version: 3.5.0-r1", "version: 3.5.0"}, args: func(p *project, out string) []string {
+			return []string{"bump", "--config", p.Config, "--offline"}
 		}, code: 2, contains: []string{"3.5.0", "-r"}},
 		{name: "base update: tag gone", args: func(p *project, out string) []string {
 			return []string{"base", "update", "--config", p.Config, "--tag", "no-such-tag", "--dry-run"}

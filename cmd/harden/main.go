@@ -16,17 +16,21 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/harden-dev/harden/internal/buildinfo"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
 )
 
-// version is set at release time with -ldflags "-X main.version=…".
-var version = "dev"
+// stampedVersion may be set at link time (-ldflags "-X
+// main.stampedVersion=v1.2.3"); otherwise the version comes from the
+// binary's build information (go install …@v1.2.3, or the commit).
+var stampedVersion string
 
 // globals are the persistent flags every command shares.
 type globals struct {
+	build  buildinfo.Info // which harden this is
 	config string
 	output string
 	debug  bool
@@ -50,11 +54,11 @@ func main() {
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr}
+	g := &globals{stdout: stdout, stderr: stderr, build: buildinfo.Read(stampedVersion)}
 	root := &cobra.Command{
 		Use:           "harden",
 		Short:         "Build, test, publish, sign and verify hardened container images",
-		Version:       version,
+		Version:       g.build.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -74,6 +78,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate(g.build.String() + "\n")
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	// A runnable root, so that an unknown command is a usage error (exit 2)
 	// rather than cobra's unclassified one.
 	root.Args = cobra.ArbitraryArgs
@@ -90,7 +97,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json (scan: also sarif)")
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every registry request and response to stderr (credentials redacted)")
 	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g),
-		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newCopyCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g), newVersionCmd(g), newLockCmd(g))
+		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newCopyCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g), newVersionCmd(g), newBumpCmd(g), newLockCmd(g))
 	return root
 }
 
@@ -109,7 +116,7 @@ func (g *globals) load(ctx context.Context, lockOverride string) (*project.Proje
 }
 
 func (g *globals) registry() *registry.Client {
-	return registry.New(registry.WithUserAgent("harden/" + version))
+	return registry.New(registry.WithUserAgent("harden/" + g.build.Version))
 }
 
 // logf writes progress to stderr so stdout stays clean for results.

@@ -51,7 +51,7 @@ the whole index is in the registry, and tags move only after verification.`,
 			}
 			f.sp.Interactive = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
 			o.Project, o.Out, o.Signer = pr, f.out, f.sp
-			o.Registry, o.HardenVersion = g.registry(), version
+			o.Registry, o.HardenVersion = g.registry(), g.build.Version
 			o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 			var live *release.Live
 			switch {
@@ -99,7 +99,7 @@ the whole index is in the registry, and tags move only after verification.`,
 	fl.StringVar(&o.Runtime, "runtime", "", "smoke-test runtime: runc, docker, podman or chroot (default: first usable)")
 	fl.StringVar(&o.Repository, "repo", "", "target repository (default: repository: in harden.yaml)")
 	fl.StringSliceVar(&o.Tags, "tag", nil, "tag the index once it has verified (a convenience; deploy by digest)")
-	fl.BoolVar(&o.VersionTag, "version-tag", false, "also tag it with the next <app-version>-rN (see harden version next); a version tag never moves")
+	fl.BoolVar(&o.VersionTag, "version-tag", false, "also tag it with the next <app-version>-rN (see harden bump); a version tag never moves")
 	fl.StringArrayVar(&o.Pin, "pin", nil, "rewrite references to the repository in this manifest or Dockerfile to the new digest (repeatable)")
 	fl.BoolVar(&o.VSA, "attest-vsa", false, "also sign a verification summary (SLSA VSA) of the verify stage's result and attach it (docs/vsa.md)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "run the preflight and show what each other stage would do; change nothing")

@@ -9,14 +9,31 @@ import (
 	"github.com/harden-dev/harden/internal/relversion"
 )
 
+// newVersionCmd prints which harden this is. Its old subcommand next,
+// the image version, is harden bump now.
 func newVersionCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "version", Short: "Decide image versions (<app-version>-r<N>)"}
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print harden's version, commit and Go version",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.emit(g.build, func(w io.Writer) { fmt.Fprintln(w, g.build) })
+		},
+	}
+	next := newBumpCmd(g)
+	next.Use, next.Hidden, next.Deprecated = "next", true, "use harden bump"
+	cmd.AddCommand(next)
+	return cmd
+}
+
+// newBumpCmd decides the image version of the next release.
+func newBumpCmd(g *globals) *cobra.Command {
 	var o relversion.Options
 	var lockFile string
 	next := &cobra.Command{
-		Use:   "next",
-		Short: "Print the version the next release should carry",
-		Long: `Next prints the image version for the next release, <app-version>-r<N>:
+		Use:   "bump",
+		Short: "Print the image version (<app-version>-r<N>) the next release should carry",
+		Long: `Bump prints the image version for the next release, <app-version>-r<N>:
 the version the lock pins for the app (name: in harden.yaml, or --app) and
 a packaging revision. The revision restarts at r1 when the app version
 changes, goes up by one when the base or the lock changed since the last
@@ -52,6 +69,5 @@ result in version: in harden.yaml, changing only that line.`,
 	f.BoolVar(&o.Offline, "offline", false, "do not ask the registry; bump version: in harden.yaml")
 	f.BoolVar(&o.Write, "write", false, "rewrite version: in harden.yaml with the result")
 	f.StringVar(&lockFile, "lock", "", "lock file (default: lock: in harden.yaml)")
-	cmd.AddCommand(next)
-	return cmd
+	return next
 }

@@ -63,7 +63,7 @@ type Options struct {
 	// Tags are applied to the index once the release has verified.
 	Tags []string
 	// VersionTag also tags the index with the next <app-version>-rN
-	// (harden version next), decided before anything is pushed.
+	// (harden bump), decided before anything is pushed.
 	VersionTag bool
 	Storage    attach.Storage
 	Signer     attest.SignerParams

@@ -31,7 +31,7 @@ var platforms = []string{"linux/amd64", "linux/arm64"}
 
 const hardenYAML = `# The pgcli image.
 name: pgcli
-version: %[1]s   # set by harden version next --write
+version: %[1]s   # set by harden bump --write
 repository: %[2]s/example/pgcli
 base: %[3]s
 platforms: [linux/amd64, linux/arm64]

@@ -51,6 +51,8 @@ scan: {maxAttestationAge: 168h}
 	rebuildArgs := []string{"rebuild", "--layout", missing, "--key", missing, "--config", missing}
 	scanArgs := []string{"scan", "--sbom", missing, "--db", missing, "--config", missing}
 	policyArgs := []string{"policy", "generate", "--engine", "kyverno", "--config", cfg}
+	policyVSAArgs := []string{"policy", "generate", "--engine", "kyverno", "--config", cfg, "--from-vsa",
+		"--certificate-identity", "verifier@example.com", "--certificate-oidc-issuer", "https://issuer.example"}
 
 	type tc struct {
 		value string // as given
@@ -87,6 +89,7 @@ scan: {maxAttestationAge: 168h}
 		{rebuildArgs, "expect-uid", uid},
 		{policyArgs, "max-scan-age", durations},
 		{policyArgs, "max-severity", maxSeverity},
+		{policyVSAArgs, "max-vsa-age", durations},
 		{scanArgs, "max-db-age", durations},
 		{scanArgs, "fail-on", failOn},
 	}

@@ -389,7 +389,11 @@ func policyControllerVerdicts(t *testing.T, tester string, im *images) {
 func runTester(t *testing.T, tester, trustRoot, cip, image string) ([]string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(t.Context(), tester, "-policy", cip, "-trustroot", trustRoot, "-image", image)
+	args := []string{"-policy", cip, "-image", image}
+	if trustRoot != "" {
+		args = append(args, "-trustroot", trustRoot)
+	}
+	cmd := exec.CommandContext(t.Context(), tester, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	runErr := cmd.Run()

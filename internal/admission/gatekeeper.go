@@ -65,6 +65,11 @@ type Params struct {
 	// Scan, when set, requires a signed vulnerability scan (Kyverno and
 	// policy-controller).
 	Scan *ScanRequirement
+	// VSA, when set, makes the Kyverno and policy-controller policies
+	// require a SLSA verification summary by a verifier instead of the
+	// signature and the attestations; the identity above is then the
+	// verifier's, and UID, BuilderID and Scan are not used.
+	VSA *VSARequirement
 }
 
 // ScanRequirement is what the signed vulnerability scan (cosign's vuln

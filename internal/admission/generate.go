@@ -47,6 +47,9 @@ func Generate(engine string, p Params) ([]byte, error) {
 	if p.Ratify && engine != "gatekeeper" {
 		return nil, errs.Input(fmt.Errorf("--ratify adds Ratify's signature check to the Gatekeeper policy; use it with --engine gatekeeper (for %q it has no meaning)", engine))
 	}
+	if p.VSA != nil && (engine == "gatekeeper" || engine == "ratify") {
+		return nil, errs.Input(fmt.Errorf("--from-vsa: --engine %s cannot read attestations, so it cannot check a verification summary; use kyverno or policy-controller", engine))
+	}
 	switch engine {
 	case "":
 		return nil, errs.Input(fmt.Errorf("name the engine with --engine (%s)", strings.Join(Engines, ", ")))
@@ -71,6 +74,17 @@ func (p Params) checkSigner() error {
 	if err := p.Scan.check(); err != nil {
 		return err
 	}
+	if err := p.checkKeyless(); err != nil {
+		return err
+	}
+	if p.UID <= 0 {
+		return errs.Input(fmt.Errorf("admission policy: expected uid %d: set user.uid in harden.yaml to the non-root uid the image runs as", p.UID))
+	}
+	return nil
+}
+
+// checkKeyless checks the keyless identity and the signature format.
+func (p Params) checkKeyless() error {
 	switch {
 	case p.Issuer == "":
 		return errs.Input(errors.New("admission policy: no OIDC issuer for the signer; set signer.issuer (or signer.github) in harden.yaml, or pass --certificate-oidc-issuer or --github-repo"))
@@ -86,9 +100,6 @@ func (p Params) checkSigner() error {
 	}
 	if p.Format != FormatLegacy && p.Format != FormatBundle {
 		return errs.Input(fmt.Errorf("admission policy: --format %q: use legacy (cosign .sig/.att tags) or bundle (Sigstore bundles, OCI 1.1 referrers)", p.Format))
-	}
-	if p.UID <= 0 {
-		return errs.Input(fmt.Errorf("admission policy: expected uid %d: set user.uid in harden.yaml to the non-root uid the image runs as", p.UID))
 	}
 	return nil
 }

@@ -9,7 +9,17 @@ package admission
 // private Sigstore's trust inline; "bundle" reads Sigstore bundles (type
 // SigstoreBundle), whose trust comes only from the trusted root Kyverno
 // loads from TUF (its --tufMirror/--tufRoot flags for a private Sigstore).
+//
+// With p.VSA the rule requires a VSA by the verifier instead (see
+// VSARequirement).
 func Kyverno(p Params) ([]byte, error) {
+	if p.VSA != nil {
+		p, err := p.checkVerifier()
+		if err != nil {
+			return nil, err
+		}
+		return p.kyvernoVSA()
+	}
 	if err := p.checkSigner(); err != nil {
 		return nil, err
 	}

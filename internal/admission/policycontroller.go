@@ -16,48 +16,30 @@ import (
 // provenance (checked in Rego: build type, base pinned by digest, uid,
 // builder) and an SPDX SBOM. Format "legacy" reads cosign's tags, "bundle"
 // Sigstore bundles (signatureFormat: bundle).
+//
+// With p.VSA the authority is the verifier and requires a VSA instead
+// (see VSARequirement).
 func PolicyController(p Params) ([]byte, error) {
+	if p.VSA != nil {
+		p, err := p.checkVerifier()
+		if err != nil {
+			return nil, err
+		}
+		return p.policyControllerVSA()
+	}
 	if err := p.checkSigner(); err != nil {
 		return nil, err
 	}
-	trustRoot := p.Name + "-sigstore"
-	identity := map[string]any{"issuer": p.Issuer}
-	if p.SubjectRegexp != "" {
-		identity["subjectRegExp"] = p.SubjectRegexp
-	} else {
-		identity["subject"] = p.Subject
-	}
-	keyless := map[string]any{"identities": []any{identity}}
-	authority := map[string]any{
-		"name":            "release",
-		"signatureFormat": p.Format,
-		"keyless":         keyless,
-		"attestations": []any{
-			map[string]any{"name": "slsa-provenance", "predicateType": PredicateSLSA,
-				"policy": map[string]any{"type": "rego", "data": p.provenanceRego()}},
-			map[string]any{"name": "spdx-sbom", "predicateType": PredicateSPDX,
-				"policy": map[string]any{"type": "rego", "data": spdxRego}},
-		},
+	authority, docs := p.pcKeylessAuthority("release")
+	authority["attestations"] = []any{
+		map[string]any{"name": "slsa-provenance", "predicateType": PredicateSLSA,
+			"policy": map[string]any{"type": "rego", "data": p.provenanceRego()}},
+		map[string]any{"name": "spdx-sbom", "predicateType": PredicateSPDX,
+			"policy": map[string]any{"type": "rego", "data": spdxRego}},
 	}
 	if p.Scan != nil {
 		authority["attestations"] = append(authority["attestations"].([]any), map[string]any{"name": "vuln-scan", "predicateType": PredicateVuln,
 			"policy": map[string]any{"type": "rego", "data": p.Scan.policyControllerRego()}})
-	}
-	var docs []any
-	if t := p.Trust; t != nil {
-		keyless["trustRootRef"] = trustRoot
-		if len(t.CTLogs) == 0 {
-			// No CT log in this Sigstore: certificates carry no SCT.
-			keyless["insecureIgnoreSCT"] = true
-		}
-		if len(t.TSAs) > 0 {
-			// policy-controller then relies on the signed timestamps and
-			// does not look for log entries.
-			authority["rfc3161timestamp"] = map[string]any{"trustRootRef": trustRoot}
-		} else if len(t.TLogs) > 0 && !p.IgnoreTlog {
-			authority["ctlog"] = map[string]any{"url": t.TLogs[0].BaseURL, "trustRootRef": trustRoot}
-		}
-		docs = append(docs, trustRootDoc(trustRoot, t))
 	}
 	cip := map[string]any{
 		"apiVersion": "policy.sigstore.dev/v1beta1",
@@ -76,6 +58,41 @@ func PolicyController(p Params) ([]byte, error) {
 		},
 	}
 	return stream(append(docs, cip)...)
+}
+
+// pcKeylessAuthority is an authority named name for the keyless identity
+// of p and, with a private Sigstore's trust, the TrustRoot it refers to.
+func (p Params) pcKeylessAuthority(name string) (map[string]any, []any) {
+	trustRoot := p.Name + "-sigstore"
+	identity := map[string]any{"issuer": p.Issuer}
+	if p.SubjectRegexp != "" {
+		identity["subjectRegExp"] = p.SubjectRegexp
+	} else {
+		identity["subject"] = p.Subject
+	}
+	keyless := map[string]any{"identities": []any{identity}}
+	authority := map[string]any{
+		"name":            name,
+		"signatureFormat": p.Format,
+		"keyless":         keyless,
+	}
+	var docs []any
+	if t := p.Trust; t != nil {
+		keyless["trustRootRef"] = trustRoot
+		if len(t.CTLogs) == 0 {
+			// No CT log in this Sigstore: certificates carry no SCT.
+			keyless["insecureIgnoreSCT"] = true
+		}
+		if len(t.TSAs) > 0 {
+			// policy-controller then relies on the signed timestamps and
+			// does not look for log entries.
+			authority["rfc3161timestamp"] = map[string]any{"trustRootRef": trustRoot}
+		} else if len(t.TLogs) > 0 && !p.IgnoreTlog {
+			authority["ctlog"] = map[string]any{"url": t.TLogs[0].BaseURL, "trustRootRef": trustRoot}
+		}
+		docs = append(docs, trustRootDoc(trustRoot, t))
+	}
+	return authority, docs
 }
 
 func pcGlobs(repos []string) []any {

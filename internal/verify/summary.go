@@ -179,6 +179,13 @@ func fromSummary(rep *Report, o Options, root *target, now time.Time) {
 		if !cand.Accepted {
 			reasons = append(reasons, fmt.Sprintf("%s entry %s: %s", a.Layout, short(a.Entry), cand.Reason))
 		}
+		// The verifier's latest word on this digest stands: a FAILED
+		// verdict is not outvoted by an older PASSED one.
+		if !c.Passed && st != nil && st.Predicate.VerificationResult == vsa.Failed && st.About(root.ref.DigestStr()) {
+			c.Reason = fmt.Sprintf("the newest VSA from %s about this image records %s at %s; an older PASSED one does not outvote it",
+				cand.Signer, vsa.Failed, st.Predicate.TimeVerified.UTC().Format(time.RFC3339))
+			return
+		}
 	}
 	if c.Passed {
 		return

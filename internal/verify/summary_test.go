@@ -116,6 +116,16 @@ func TestSummary(t *testing.T) {
 				wantFail(t, r, nil, "summary", c.reason)
 			}
 
+			// A later FAILED verdict on the same image stands; the
+			// older PASSED one does not outvote it.
+			time.Sleep(1100 * time.Millisecond) // a signing time of its own
+			revoked := *full
+			revoked.Verified = false
+			if _, err := verify.AttestSummary(ctx, &revoked, verify.Options{Registry: w.res.Client}, verify.SummaryOptions{Signer: vs, Storage: storage, HardenVersion: "test", Now: now.Add(time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			wantFail(t, fast(day, byVerifier), nil, "summary", "does not outvote")
+
 			// A FAILED verification is summarized as FAILED and never
 			// admits; a VSA about another image does not either.
 			bad, badSubs := w.copyImage(t, otherIndex(t, w.res.Index))

@@ -137,8 +137,7 @@ type Requirement struct {
 // does). A VSA of another digest, a FAILED one, a stale one, one under
 // another policy or below the level is refused.
 func (s *Statement) Check(digest string, r Requirement) string {
-	hex := strings.TrimPrefix(digest, "sha256:")
-	if !slices.ContainsFunc(s.Subject, func(sub Subject) bool { return sub.Digest["sha256"] == hex }) {
+	if !s.About(digest) {
 		return "it is about another image (no subject is " + digest + ")"
 	}
 	p := s.Predicate
@@ -160,6 +159,12 @@ func (s *Statement) Check(digest string, r Requirement) string {
 		return fmt.Sprintf("verified levels %v do not reach %s", p.VerifiedLevels, r.Level)
 	}
 	return ""
+}
+
+// About reports whether digest is among the statement's subjects.
+func (s *Statement) About(digest string) bool {
+	hex := strings.TrimPrefix(digest, "sha256:")
+	return slices.ContainsFunc(s.Subject, func(sub Subject) bool { return sub.Digest["sha256"] == hex })
 }
 
 // Reaches reports whether the verified build level is level or higher.

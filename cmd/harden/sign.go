@@ -66,7 +66,7 @@ func (f *signFlags) params(ctx context.Context, g *globals) (attest.Params, *dis
 	}
 	g.logf("signing as %s", signer.Identity())
 	return attest.Params{Config: pr.Config, Storage: st, Signer: signer,
-		Registry: g.registry(), HardenVersion: version, Log: g.logf}, rel, nil
+		Registry: g.registry(), HardenVersion: g.build.Version, Log: g.logf}, rel, nil
 }
 
 func newSignCmd(g *globals) *cobra.Command {
@@ -165,7 +165,7 @@ func newSBOMCmd(g *globals) *cobra.Command {
 				return err
 			}
 			files, err := release.WriteSBOMs(cmd.Context(), release.SBOMOptions{Out: dist.Dir(out), Dir: dir, Formats: fs,
-				Repository: repo, ConfigRepository: pr.Config.Repository, Version: version})
+				Repository: repo, ConfigRepository: pr.Config.Repository, Version: g.build.Version})
 			if err != nil {
 				return err
 			}

@@ -254,7 +254,7 @@ func (s *summaryFlags) options(ctx context.Context, g *globals, o verify.Options
 		return nil, err
 	}
 	g.logf("VSA signer: %s", signer.Identity())
-	return &verify.SummaryOptions{Signer: signer, Storage: st, HardenVersion: version, Now: time.Now(), Log: g.logf}, nil
+	return &verify.SummaryOptions{Signer: signer, Storage: st, HardenVersion: g.build.Version, Now: time.Now(), Log: g.logf}, nil
 }
 
 func renderVerify(w io.Writer, rep *verify.Report) {

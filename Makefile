@@ -9,6 +9,7 @@ TOOLS     ?= $(CURDIR)/.cache/tools
 GATOR_VERSION ?= v3.23.1
 KYVERNO_VERSION ?= v1.19.1
 POLICY_CONTROLLER_VERSION ?= v0.13.1
+SLSA_VERIFIER_VERSION ?= v2.7.1
 export HARDEN_FIXTURES := $(FIXTURES)
 export HARDEN_TOOLS_DIR := $(TOOLS)
 
@@ -47,14 +48,19 @@ tools:
 
 # The admission engines whose verdicts the policy tests check: Kyverno's
 # CLI and policy-controller's tester (slow to build cold: about 15 and 8
-# minutes on 2 cores; built once: delete them from .cache/tools to rebuild).
-engines: $(TOOLS)/kubectl-kyverno $(TOOLS)/policy-tester
+# minutes on 2 cores; built once: delete them from .cache/tools to rebuild),
+# and slsa-verifier for the VSA interop test (about a minute).
+engines: $(TOOLS)/kubectl-kyverno $(TOOLS)/policy-tester $(TOOLS)/slsa-verifier
 
 $(TOOLS)/kubectl-kyverno:
 	bash scripts/build-engine.sh github.com/kyverno/kyverno $(KYVERNO_VERSION) cmd/cli/kubectl-kyverno $@
 
 $(TOOLS)/policy-tester:
 	bash scripts/build-engine.sh github.com/sigstore/policy-controller $(POLICY_CONTROLLER_VERSION) cmd/tester $@
+
+# slsa-verifier, whose verify-vsa must accept harden's key-signed VSAs.
+$(TOOLS)/slsa-verifier:
+	bash scripts/build-engine.sh github.com/slsa-framework/slsa-verifier/v2 $(SLSA_VERIFIER_VERSION) cli/slsa-verifier $@
 
 # Full suite: real registry, real Debian base, real wheels, runc. The core
 # end-to-end tests fail rather than skip when their parts are missing.
@@ -85,10 +91,12 @@ fuzz:
 	  done; \
 	done
 
-# The benchmarks' peers: crane and the syft CLI (go.mod tool directives).
+# The benchmarks' peers: crane and the syft and grype CLIs (go.mod tool
+# directives).
 bench-tools: tools
 	$(GO) build -o $(TOOLS)/crane github.com/google/go-containerregistry/cmd/crane
 	$(GO) build -o $(TOOLS)/syft github.com/anchore/syft/cmd/syft
+	$(GO) build -o $(TOOLS)/grype github.com/anchore/grype/cmd/grype
 
 bench: setup registry fixtures bench-tools
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 180m ./bench/...

@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sigstore/cosign/v3/pkg/cosign/attestation"
 
 	"github.com/harden-dev/harden/internal/scan/vulndb"
 	"github.com/harden-dev/harden/internal/testtools"
@@ -22,17 +25,23 @@ import (
 // peer CLIs, same machine, same local Sigstore and registry, one run.
 // harden resumes from a finished build (the peers start from the same OCI
 // layout, and its smoke test passed in the warm-up run, as the peers run
-// none) and runs the rest: lock check, push, SBOMs with the lock
-// cross-check, sign, attest ×3, self-verify and the record. The peer
-// chain is crane push of the layout, one syft run writing SPDX and
-// CycloneDX, cosign sign and cosign attest ×3. Every iteration targets a
-// fresh repository. Per-stage times of harden are reported as metrics.
+// none) and runs the rest: lock check, SBOMs with the lock cross-check,
+// the vulnerability scan with its gate, push, sign, attest ×4 (SLSA
+// provenance, SPDX, CycloneDX, the scan), self-verify and the record.
+// The peer chain is crane push of the layout, one syft run writing SPDX
+// and CycloneDX, grype scanning the SPDX SBOM with the same gate against
+// the same offline database (imported into grype's cache beforehand,
+// untimed; no update check), cosign sign and cosign attest ×4
+// (slsaprovenance1, spdxjson, cyclonedx, and vuln with grype's JSON
+// report as the result of cosign's vuln predicate). Every iteration
+// targets a fresh repository. Per-stage times of harden are reported as
+// metrics.
 func BenchmarkRelease(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("skipping: harden release runs the smoke tests with runc, which needs root")
 	}
 	st, cosign, reg, res, dir, harden, cfg, home := signingSetup(b)
-	crane, syft := testtools.Path(b, "crane"), testtools.Path(b, "syft")
+	crane, syft, grype := testtools.Path(b, "crane"), testtools.Path(b, "syft"), testtools.Path(b, "grype")
 	// The scan stage reads an offline database of real advisories, as the
 	// tests do (no download); the fixture's findings pass a critical gate.
 	vdb := filepath.Join(dir, "vulndb")
@@ -47,6 +56,11 @@ func BenchmarkRelease(b *testing.B) {
 	if err != nil {
 		b.Fatalf("add the scan database to %s: %v", cfg, err)
 	}
+	// grype reads the same database from its own cache, installed the way
+	// grype installs an offline database, and never looks for another.
+	grypeEnv := append(slices.Clone(home), "GRYPE_DB_CACHE_DIR="+filepath.Join(dir, "grype-db"), "GRYPE_DB_AUTO_UPDATE=false",
+		"GRYPE_DB_VALIDATE_AGE=false", "GRYPE_CHECK_FOR_APP_UPDATE=false")
+	runTool(b, grypeEnv, grype, "db", "import", filepath.Join(vdb, "vulnerability.db"))
 	// The epoch of the fixture build, so harden rebuilds the very image
 	// the peers push.
 	home = append(home, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", res.Fixture.SourceDateEpoch))
@@ -111,21 +125,62 @@ func BenchmarkRelease(b *testing.B) {
 			b.StopTimer()
 			n++
 			repo := fmt.Sprintf("%s/bench/peers-%d", reg, n)
-			sbomDir := filepath.Join(dir, fmt.Sprintf("peer-sbom-%d", n))
-			os.MkdirAll(sbomDir, 0o755)
+			work := filepath.Join(dir, fmt.Sprintf("peer-%d", n))
+			if err := os.MkdirAll(work, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			spdx, cdx := filepath.Join(work, "sbom.spdx.json"), filepath.Join(work, "sbom.cdx.json")
+			report, vuln := filepath.Join(work, "grype.json"), filepath.Join(work, "vuln.json")
 			t := tok()
 			co := append([]string{"--yes", "--identity-token", t, "--allow-http-registry"}, trust...)
 			b.StartTimer()
 			runTool(b, home, crane, "push", "--index", "--insecure", filepath.Join(res.Out, "oci"), repo)
 			ref := repo + "@" + res.Ref.DigestStr()
 			runTool(b, append(home, "SYFT_CHECK_FOR_APP_UPDATE=false"), syft, "scan", "oci-dir:"+filepath.Join(res.Out, "oci"),
-				"-o", "spdx-json="+filepath.Join(sbomDir, "sbom.spdx.json"), "-o", "cyclonedx-json="+filepath.Join(sbomDir, "sbom.cdx.json"))
+				"-o", "spdx-json="+spdx, "-o", "cyclonedx-json="+cdx)
+			started := time.Now().UTC()
+			runTool(b, grypeEnv, grype, "sbom:"+spdx, "--fail-on", "critical", "-o", "json", "--file", report)
+			vulnPredicate(b, report, vuln, started, time.Now().UTC())
 			runTool(b, home, cosign, append(append([]string{"sign"}, co...), ref)...)
-			for _, a := range [][2]string{{"slsaprovenance1", prov}, {"spdxjson", filepath.Join(sbomDir, "sbom.spdx.json")}, {"cyclonedx", filepath.Join(sbomDir, "sbom.cdx.json")}} {
+			for _, a := range [][2]string{{"slsaprovenance1", prov}, {"spdxjson", spdx}, {"cyclonedx", cdx}, {"vuln", vuln}} {
 				runTool(b, home, cosign, append(append([]string{"attest", "--type", a[0], "--predicate", a[1]}, co...), ref)...)
 			}
 		}
 	})
+}
+
+// vulnPredicate writes cosign's vuln predicate for a grype JSON report:
+// the report is the scanner's result, as cosign attest --type vuln
+// expects it.
+func vulnPredicate(b *testing.B, report, out string, started, finished time.Time) {
+	b.Helper()
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc struct {
+		Descriptor struct {
+			Name, Version string
+			DB            struct {
+				Status struct{ SchemaVersion string }
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		b.Fatalf("grype report %s: %v", report, err)
+	}
+	pred := attestation.CosignVulnPredicate{
+		Scanner: attestation.Scanner{URI: "https://github.com/anchore/grype", Version: doc.Descriptor.Version,
+			DB: attestation.DB{URI: "file://" + report, Version: doc.Descriptor.DB.Status.SchemaVersion}, Result: json.RawMessage(raw)},
+		Metadata: attestation.Metadata{ScanStartedOn: started, ScanFinishedOn: finished},
+	}
+	data, err := json.Marshal(pred)
+	if err == nil {
+		err = os.WriteFile(out, data, 0o644)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 func runOut(b *testing.B, env []string, bin string, args ...string) []byte {

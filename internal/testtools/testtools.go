@@ -40,6 +40,8 @@ func toolPackage(name string) (string, bool) {
 		return "github.com/google/go-containerregistry/cmd/crane", true
 	case "syft":
 		return "github.com/anchore/syft/cmd/syft", true
+	case "grype":
+		return "github.com/anchore/grype/cmd/grype", true
 	case "maxrss":
 		return "github.com/harden-dev/harden/tools/maxrss", true
 	}
@@ -47,9 +49,9 @@ func toolPackage(name string) (string, bool) {
 }
 
 // Path returns an executable for the go.mod tool called name ("cosign",
-// "rekor-server", the benchmarks' "crane" and "syft", or harden's own
-// "maxrss"). It fails the test when the tool is unknown or cannot be
-// built; it never skips.
+// "rekor-server", the benchmarks' "crane", "syft" and "grype", or
+// harden's own "maxrss"). It fails the test when the tool is unknown or
+// cannot be built; it never skips.
 func Path(t testing.TB, name string) string {
 	t.Helper()
 	p, err := lookup(t.Context(), name)
@@ -62,7 +64,7 @@ func Path(t testing.TB, name string) string {
 func lookup(ctx context.Context, name string) (string, error) {
 	pkg, ok := toolPackage(name)
 	if !ok {
-		return "", fmt.Errorf("unknown tool %q: want cosign or rekor-server", name)
+		return "", fmt.Errorf("unknown tool %q: want cosign, rekor-server, crane, syft, grype or maxrss", name)
 	}
 	if dir := os.Getenv(EnvToolsDir); dir != "" {
 		p, err := filepath.Abs(filepath.Join(dir, name))

@@ -5,11 +5,11 @@
 package attach
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/registry"
@@ -67,27 +68,53 @@ func (s Storage) WantsLegacy() bool { return s == Both || s == Legacy }
 // Store writes to and reads from one registry client.
 type Store struct {
 	rc *registry.Client
-	// The fallback tag is read-modify-write, so writes for one subject
-	// are serialised within the process.
+	// Tags are read-modify-write (the referrers fallback tag, cosign's
+	// .sig and .att tags), so writes to one tag are serialised within
+	// the process.
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	// subjects caches what the registry said about a subject manifest:
+	// it is named by digest, so the answer cannot change.
+	subjects map[string]v1.Descriptor
 }
 
 // New returns a store using rc.
 func New(rc *registry.Client) *Store {
-	return &Store{rc: rc, locks: map[string]*sync.Mutex{}}
+	return &Store{rc: rc, locks: map[string]*sync.Mutex{}, subjects: map[string]v1.Descriptor{}}
 }
 
-func (s *Store) lock(subject name.Digest) func() {
+// lock serialises writes to one of subject's tags: the referrers
+// fallback tag, or cosign's .sig or .att tag.
+func (s *Store) lock(subject name.Digest, tag string) func() {
+	key := tag + " " + subject.String()
 	s.mu.Lock()
-	l, ok := s.locks[subject.String()]
+	l, ok := s.locks[key]
 	if !ok {
 		l = &sync.Mutex{}
-		s.locks[subject.String()] = l
+		s.locks[key] = l
 	}
 	s.mu.Unlock()
 	l.Lock()
 	return l.Unlock
+}
+
+// describeSubject looks subject up in the registry once per store.
+func (s *Store) describeSubject(ctx context.Context, subject name.Digest) (v1.Descriptor, error) {
+	s.mu.Lock()
+	d, ok := s.subjects[subject.String()]
+	s.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	desc, err := remote.Head(subject, s.rc.Remote(ctx)...)
+	if err != nil {
+		return v1.Descriptor{}, registry.Classify(fmt.Errorf("look up %s before attaching to it: %w", subject, err))
+	}
+	d = v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	s.mu.Lock()
+	s.subjects[subject.String()] = d
+	s.mu.Unlock()
+	return d, nil
 }
 
 // Referrer is one bundle to store as a referrer of a subject.
@@ -123,46 +150,76 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 // (with artifactType and annotations) when the registry has no
 // referrers API.
 func (s *Store) PutReferrer(ctx context.Context, subject name.Digest, r Referrer) (v1.Hash, error) {
+	hs, err := s.PutReferrers(ctx, subject, []Referrer{r})
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return hs[0], nil
+}
+
+// PutReferrers stores each of rs as a referrer of subject, as
+// PutReferrer does: every blob is uploaded (concurrently) before any
+// manifest, then the manifests are pushed one by one, in order. It
+// returns the digests of the manifests pushed, which stop at the first
+// failure.
+func (s *Store) PutReferrers(ctx context.Context, subject name.Digest, rs []Referrer) ([]v1.Hash, error) {
+	desc, err := s.describeSubject(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
 	opts := s.rc.Remote(ctx)
-	desc, err := remote.Head(subject, opts...)
-	if err != nil {
-		return v1.Hash{}, registry.Classify(fmt.Errorf("look up %s before attaching to it: %w", subject, err))
-	}
 	cfg := static.NewLayer(emptyConfig, EmptyMediaType)
-	layer := static.NewLayer(r.Bundle, BundleMediaType)
-	for _, l := range []v1.Layer{cfg, layer} {
-		if err := remote.WriteLayer(subject.Context(), l, opts...); err != nil {
-			return v1.Hash{}, registry.Classify(fmt.Errorf("upload bundle for %s: %w", subject, err))
-		}
+	blobs := []v1.Layer{cfg}
+	layers := make([]v1.Layer, len(rs))
+	for i, r := range rs {
+		layers[i] = static.NewLayer(r.Bundle, BundleMediaType)
+		blobs = append(blobs, layers[i])
 	}
-	ann := map[string]string{AnnotationContent: r.Content, AnnotationCreated: r.Created.UTC().Format(time.RFC3339)}
-	if r.PredicateType != "" {
-		ann[AnnotationPredType] = r.PredicateType
+	var g errgroup.Group
+	g.SetLimit(4)
+	for _, l := range blobs {
+		g.Go(func() error {
+			if err := remote.WriteLayer(subject.Context(), l, opts...); err != nil {
+				return registry.Classify(fmt.Errorf("upload bundle for %s: %w", subject, err))
+			}
+			return nil
+		})
 	}
-	m := referrerManifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  BundleMediaType,
-		Config:        describe(cfg, EmptyMediaType),
-		Layers:        []v1.Descriptor{describe(layer, BundleMediaType)},
-		Subject:       &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
-		Annotations:   ann,
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	h, _, err := v1.SHA256(strings.NewReader(string(raw)))
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	unlock := s.lock(subject)
+	unlock := s.lock(subject, "referrers")
 	defer unlock()
-	ref := subject.Context().Digest(h.String())
-	if err := remote.Put(ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1}, opts...); err != nil {
-		return v1.Hash{}, registry.Classify(fmt.Errorf("push referrer of %s: %w", subject, err))
+	var out []v1.Hash
+	for i, r := range rs {
+		ann := map[string]string{AnnotationContent: r.Content, AnnotationCreated: r.Created.UTC().Format(time.RFC3339)}
+		if r.PredicateType != "" {
+			ann[AnnotationPredType] = r.PredicateType
+		}
+		m := referrerManifest{
+			SchemaVersion: 2,
+			MediaType:     types.OCIManifestSchema1,
+			ArtifactType:  BundleMediaType,
+			Config:        describe(cfg, EmptyMediaType),
+			Layers:        []v1.Descriptor{describe(layers[i], BundleMediaType)},
+			Subject:       &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
+			Annotations:   ann,
+		}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			return out, err
+		}
+		h, _, err := v1.SHA256(bytes.NewReader(raw))
+		if err != nil {
+			return out, err
+		}
+		ref := subject.Context().Digest(h.String())
+		if err := remote.Put(ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1}, opts...); err != nil {
+			return out, registry.Classify(fmt.Errorf("push referrer of %s: %w", subject, err))
+		}
+		out = append(out, h)
 	}
-	return h, nil
+	return out, nil
 }
 
 func describe(l v1.Layer, mt types.MediaType) v1.Descriptor {

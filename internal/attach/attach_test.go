@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,5 +235,163 @@ func TestParseStorage(t *testing.T) {
 	}
 	if !IsBundleMediaType("application/vnd.dev.sigstore.bundle+json;version=0.2") || !IsBundleMediaType(BundleMediaType) || IsBundleMediaType("application/json") {
 		t.Error("IsBundleMediaType")
+	}
+}
+
+// PutReferrers uploads every blob before the first manifest, pushes the
+// manifests in the order given, looks the subject up once per store, and
+// stops at the first refused push.
+func TestPutReferrersInOrder(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var log []string
+	refuseNth := 0 // refuse the nth referrer manifest PUT (1-based); 0 = none
+	puts := 0
+	reg := registrytest.Start(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			isReferrer := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") && r.Header.Get("Content-Type") == "application/vnd.oci.image.manifest.v1+json" && r.ContentLength < 2000
+			if isReferrer {
+				puts++
+				if puts == refuseNth {
+					mu.Unlock()
+					http.Error(w, `{"errors":[{"code":"DENIED","message":"no"}]}`, http.StatusForbidden)
+					return
+				}
+			}
+			switch {
+			case isReferrer:
+				log = append(log, "manifest")
+			case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/"):
+				log = append(log, "blob")
+			case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/sha256:"):
+				log = append(log, "head "+r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
+			}
+			mu.Unlock()
+			h.ServeHTTP(w, r)
+		})
+	})
+	sub := pushSubject(t, reg)
+	mu.Lock()
+	log = nil
+	mu.Unlock()
+	s := New(registry.New())
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var rs []Referrer
+	for i := range 3 {
+		rs = append(rs, Referrer{Bundle: []byte(`{"n":` + strconv.Itoa(i) + `}`), Content: ContentDSSE, PredicateType: "https://example.com/p" + strconv.Itoa(i), Created: created})
+	}
+	hs, err := s.PutReferrers(ctx, sub, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 3 {
+		t.Fatalf("%d digests, want 3", len(hs))
+	}
+	for i, r := range rs {
+		if h, err := s.PutReferrer(ctx, sub, r); err != nil || h != hs[i] {
+			t.Fatalf("PutReferrer of the same referrer: %v %v, want %v", h, err, hs[i])
+		}
+	}
+	mu.Lock()
+	firstManifest, lastBlob, heads := -1, -1, 0
+	for i, e := range log {
+		switch {
+		case e == "manifest" && firstManifest < 0:
+			firstManifest = i
+		case e == "blob" && firstManifest < 0:
+			lastBlob = i
+		case e == "head "+sub.DigestStr():
+			heads++
+		}
+	}
+	mu.Unlock()
+	if lastBlob < 0 || firstManifest < lastBlob {
+		t.Errorf("a manifest was pushed before every blob was: %v", log)
+	}
+	if heads != 1 {
+		t.Errorf("the subject was looked up %d times, want once: %v", heads, log)
+	}
+	tag := sub.Context().Tag(strings.Replace(sub.DigestStr(), ":", "-", 1))
+	d, err := remote.Get(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Manifests []struct {
+			Digest string `json:"digest"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(d.Manifest, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range idx.Manifests {
+		got = append(got, m.Digest)
+	}
+	want := []string{hs[0].String(), hs[1].String(), hs[2].String()}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("fallback tag lists %v, want %v", got, want)
+	}
+
+	// The second of three is refused: the first is pushed, the third
+	// is not tried.
+	sub2 := pushSubject(t, reg)
+	mu.Lock()
+	puts, refuseNth = 0, 2
+	mu.Unlock()
+	for i := range rs {
+		rs[i].Created = created.Add(time.Hour)
+	}
+	hs, err = s.PutReferrers(ctx, sub2, rs)
+	if err == nil || !strings.Contains(err.Error(), "push referrer") || len(hs) != 1 {
+		t.Fatalf("PutReferrers = %v, %v; want one digest and a push referrer error", hs, err)
+	}
+	f, err := s.Find(ctx, sub2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Referrers) != 1 || f.Referrers[0].Digest != hs[0] {
+		t.Fatalf("after a refused push: %d referrers", len(f.Referrers))
+	}
+}
+
+// Referrers and the .sig and .att tags of one subject are written
+// concurrently without losing an entry.
+func TestConcurrentLayouts(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.Start(t, nil)
+	sub := pushSubject(t, reg)
+	s := New(registry.New())
+	var wg sync.WaitGroup
+	errc := make(chan error, 6)
+	for i := range 2 {
+		n := strconv.Itoa(i)
+		wg.Go(func() {
+			_, err := s.PutReferrer(ctx, sub, Referrer{Bundle: []byte(`{"n":` + n + `}`), Content: ContentDSSE, Created: time.Unix(0, 0)})
+			errc <- err
+		})
+		wg.Go(func() {
+			errc <- s.PutLegacy(ctx, sub, false, []LegacyLayer{{Payload: []byte(`{"s":` + n + `}`), Signature: []byte("sig")}}, nil)
+		})
+		wg.Go(func() {
+			errc <- s.PutLegacy(ctx, sub, true, []LegacyLayer{{Payload: []byte(`{"a":` + n + `}`), PredicateType: "https://example.com/p"}}, nil)
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := s.Find(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Referrers) != 2 || len(f.Signatures) != 2 || len(f.Attestations) != 2 {
+		t.Fatalf("found %d referrers, %d sigs, %d atts; want 2 of each", len(f.Referrers), len(f.Signatures), len(f.Attestations))
 	}
 }

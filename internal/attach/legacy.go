@@ -76,7 +76,11 @@ func (d dupeDetector) Find(sigs oci.Signatures, fresh oci.Signature) (oci.Signat
 // .att (att true) image and pushes it, skipping entries dupe matches.
 func (s *Store) PutLegacy(ctx context.Context, subject name.Digest, att bool, layers []LegacyLayer, dupe Dupe) error {
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(s.rc.Remote(ctx)...)}
-	unlock := s.lock(subject)
+	tag := ".sig"
+	if att {
+		tag = ".att"
+	}
+	unlock := s.lock(subject, tag)
 	defer unlock()
 	var se oci.SignedEntity = ociremote.SignedUnknown(subject, opts...)
 	var mopts []mutate.SignOption

@@ -9,15 +9,19 @@ package attest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
-
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
@@ -50,7 +54,7 @@ type Attester struct {
 	Storage attach.Storage
 	Now     func() time.Time
 	Log     func(format string, args ...any)
-	// Jobs bounds concurrent signing requests; 0 = 8.
+	// Jobs bounds concurrent signing requests; 0 = 32.
 	Jobs int
 	// KeepFacts makes an attestation count as present when the subject
 	// already carries one of the same predicate type by this signer,
@@ -94,6 +98,53 @@ type job struct {
 
 // Sign signs each subject (an image manifest or index) in every layout.
 func (a *Attester) Sign(ctx context.Context, subjects []name.Digest) (*Report, error) {
+	jobs, err := a.signJobs(subjects)
+	if err != nil {
+		return nil, err
+	}
+	return a.run(ctx, jobs)
+}
+
+// Attest signs each statement once and attaches it to its subjects.
+func (a *Attester) Attest(ctx context.Context, stmts []Statement) (*Report, error) {
+	jobs, err := a.attestJobs(stmts)
+	if err != nil {
+		return nil, err
+	}
+	return a.run(ctx, jobs)
+}
+
+// SignAndAttest is Sign and Attest in one pass, returning the reports
+// each would have: every entry is signed at once, so a log that
+// publishes its checkpoints periodically (Rekor v2) is waited for once
+// rather than twice. Nothing is written unless everything signed and
+// verified.
+func (a *Attester) SignAndAttest(ctx context.Context, subjects []name.Digest, stmts []Statement) (signs, atts *Report, err error) {
+	sj, err := a.signJobs(subjects)
+	if err != nil {
+		return nil, nil, err
+	}
+	aj, err := a.attestJobs(stmts)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := a.run(ctx, append(sj, aj...))
+	if err != nil {
+		return nil, nil, err
+	}
+	signs = &Report{Identity: rep.Identity, Storage: rep.Storage}
+	atts = &Report{Identity: rep.Identity, Storage: rep.Storage}
+	for _, e := range rep.Entries {
+		if e.Kind == "signature" {
+			signs.Entries = append(signs.Entries, e)
+		} else {
+			atts.Entries = append(atts.Entries, e)
+		}
+	}
+	return signs, atts, nil
+}
+
+func (a *Attester) signJobs(subjects []name.Digest) ([]*job, error) {
 	var jobs []*job
 	for _, sub := range subjects {
 		if a.Storage.WantsReferrers() {
@@ -111,11 +162,10 @@ func (a *Attester) Sign(ctx context.Context, subjects []name.Digest) (*Report, e
 			jobs = append(jobs, &job{kind: "signature", payload: p, targets: []name.Digest{sub}, legacy: true})
 		}
 	}
-	return a.run(ctx, jobs)
+	return jobs, nil
 }
 
-// Attest signs each statement once and attaches it to its subjects.
-func (a *Attester) Attest(ctx context.Context, stmts []Statement) (*Report, error) {
+func (a *Attester) attestJobs(stmts []Statement) ([]*job, error) {
 	var jobs []*job
 	for _, st := range stmts {
 		if err := checkSubjects(st); err != nil {
@@ -128,7 +178,7 @@ func (a *Attester) Attest(ctx context.Context, stmts []Statement) (*Report, erro
 			jobs = append(jobs, &job{kind: "attestation", predType: st.PredicateType, payload: st.Payload, dsse: true, targets: st.AttachTo, legacy: true})
 		}
 	}
-	return a.run(ctx, jobs)
+	return jobs, nil
 }
 
 func (a *Attester) logf(format string, args ...any) {
@@ -178,10 +228,12 @@ func (a *Attester) run(ctx context.Context, jobs []*job) (*Report, error) {
 			}
 		}
 	}
-	// 2. Sign what is missing somewhere, concurrently; verify each result.
+	// 2. Sign what is missing somewhere, concurrently (all of it at once,
+	// so that the log integrates every entry in one batch); verify each
+	// result.
 	n := a.Jobs
 	if n == 0 {
-		n = 8
+		n = 32
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(n)
@@ -194,11 +246,13 @@ func (a *Attester) run(ctx context.Context, jobs []*job) (*Report, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	// 3. Write: referrers, then legacy tags, one subject at a time.
+	// 3. Write: each subject's referrers in order, then its legacy tags.
+	// Subjects are independent and are written concurrently; what is
+	// reported and logged does not depend on which finishes first.
 	rep := &Report{Identity: a.Signer.Identity(), Storage: string(a.Storage)}
 	created := now().UTC()
-	var legacySigs, legacyAtts = map[string][]attach.LegacyLayer{}, map[string][]attach.LegacyLayer{}
-	subjects := map[string]name.Digest{}
+	writes := map[string]*subjectWrites{}
+	var refs []*referrerWrite
 	for _, j := range jobs {
 		for _, t := range j.targets {
 			e := Entry{Subject: t.String(), Kind: j.kind, PredicateType: j.predType, Layout: "referrers", Status: "present"}
@@ -211,53 +265,118 @@ func (a *Attester) run(ctx context.Context, jobs []*job) (*Report, error) {
 			}
 			e.Status = "attached"
 			e.LogIndex = logIndex(j.bundle)
+			w := writes[t.String()]
+			if w == nil {
+				w = &subjectWrites{subject: t}
+				writes[t.String()] = w
+			}
 			if !j.legacy {
 				raw, err := sign.MarshalBundle(j.bundle)
 				if err != nil {
 					return nil, err
 				}
-				h, err := a.Store.PutReferrer(ctx, t, attach.Referrer{Bundle: raw, Content: attach.ContentDSSE, PredicateType: j.predType, Created: created})
-				if err != nil {
-					return nil, err
-				}
-				e.Referrer = h.String()
-				a.logf("%s: %s attached as referrer %s", t.DigestStr(), describe(j), h)
+				rw := &referrerWrite{job: j, subject: t, entry: len(rep.Entries),
+					ref: attach.Referrer{Bundle: raw, Content: attach.ContentDSSE, PredicateType: j.predType, Created: created}}
+				w.refs = append(w.refs, rw)
+				refs = append(refs, rw)
 			} else {
 				l, err := a.legacyLayer(j)
 				if err != nil {
 					return nil, err
 				}
-				subjects[t.String()] = t
 				if j.dsse {
-					legacyAtts[t.String()] = append(legacyAtts[t.String()], l)
+					w.atts = append(w.atts, l)
 				} else {
-					legacySigs[t.String()] = append(legacySigs[t.String()], l)
+					w.sigs = append(w.sigs, l)
 				}
 			}
 			rep.Entries = append(rep.Entries, e)
 		}
 	}
-	keys := make([]string, 0, len(subjects))
-	for k := range subjects {
+	keys := make([]string, 0, len(writes))
+	for k := range writes {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var wg sync.WaitGroup
 	for _, k := range keys {
-		t := subjects[k]
-		if ls := legacySigs[k]; len(ls) > 0 {
-			if err := a.Store.PutLegacy(ctx, t, false, ls, a.legacyDupe(false)); err != nil {
-				return nil, err
-			}
-			a.logf("%s: %d cosign signature(s) pushed to the .sig tag", t.DigestStr(), len(ls))
+		w := writes[k]
+		if len(w.refs) > 0 {
+			wg.Go(func() { a.putReferrers(ctx, w) })
 		}
-		if ls := legacyAtts[k]; len(ls) > 0 {
-			if err := a.Store.PutLegacy(ctx, t, true, ls, a.legacyDupe(true)); err != nil {
-				return nil, err
-			}
-			a.logf("%s: %d cosign attestation(s) pushed to the .att tag", t.DigestStr(), len(ls))
+		if len(w.sigs) > 0 {
+			wg.Go(func() { w.sigErr = a.Store.PutLegacy(ctx, w.subject, false, w.sigs, a.legacyDupe(false)) })
+		}
+		if len(w.atts) > 0 {
+			wg.Go(func() { w.attErr = a.Store.PutLegacy(ctx, w.subject, true, w.atts, a.legacyDupe(true)) })
+		}
+	}
+	wg.Wait()
+	// Report as a one-at-a-time write would have: referrers in job
+	// order, then legacy tags by subject; the first failure in that
+	// order is the error.
+	for _, rw := range refs {
+		if rw.err != nil {
+			return nil, rw.err
+		}
+		if !rw.done {
+			continue
+		}
+		rep.Entries[rw.entry].Referrer = rw.digest.String()
+		a.logf("%s: %s attached as referrer %s", rw.subject.DigestStr(), describe(rw.job), rw.digest)
+	}
+	for _, k := range keys {
+		w := writes[k]
+		if w.sigErr != nil {
+			return nil, w.sigErr
+		}
+		if len(w.sigs) > 0 {
+			a.logf("%s: %d cosign signature(s) pushed to the .sig tag", w.subject.DigestStr(), len(w.sigs))
+		}
+		if w.attErr != nil {
+			return nil, w.attErr
+		}
+		if len(w.atts) > 0 {
+			a.logf("%s: %d cosign attestation(s) pushed to the .att tag", w.subject.DigestStr(), len(w.atts))
 		}
 	}
 	return rep, nil
+}
+
+// subjectWrites is what one subject receives: referrers, written in
+// order, and the entries of its .sig and .att tags.
+type subjectWrites struct {
+	subject        name.Digest
+	refs           []*referrerWrite
+	sigs, atts     []attach.LegacyLayer
+	sigErr, attErr error
+}
+
+// referrerWrite is one referrer to push and how its push went.
+type referrerWrite struct {
+	job     *job
+	subject name.Digest
+	entry   int // index in Report.Entries
+	ref     attach.Referrer
+	digest  v1.Hash
+	done    bool
+	err     error
+}
+
+// putReferrers pushes a subject's referrers in order, stopping at the
+// first failure.
+func (a *Attester) putReferrers(ctx context.Context, w *subjectWrites) {
+	rs := make([]attach.Referrer, len(w.refs))
+	for i, rw := range w.refs {
+		rs[i] = rw.ref
+	}
+	hs, err := a.Store.PutReferrers(ctx, w.subject, rs)
+	for i, h := range hs {
+		w.refs[i].digest, w.refs[i].done = h, true
+	}
+	if err != nil {
+		w.refs[len(hs)].err = err
+	}
 }
 
 func describe(j *job) string {
@@ -268,32 +387,66 @@ func describe(j *job) string {
 }
 
 func (a *Attester) signJob(ctx context.Context, j *job) error {
+	// A legacy attestation also carries a timestamp over its envelope,
+	// which exists once the statement is signed: it is requested while
+	// the log integrates the entry.
+	var early chan envelopeTimestamp
 	var err error
-	if j.dsse {
+	switch {
+	case j.dsse && j.legacy && a.Signer.HasTimestamps():
+		early = make(chan envelopeTimestamp, 1)
+		j.bundle, err = a.Signer.DSSEWithSignature(ctx, InTotoPayloadType, j.payload, func(sig []byte) {
+			go func() { early <- a.timestampEnvelope(ctx, j.payload, sig) }()
+		})
+	case j.dsse:
 		j.bundle, err = a.Signer.DSSE(ctx, InTotoPayloadType, j.payload)
-	} else {
+	default:
 		j.bundle, err = a.Signer.Message(ctx, j.payload)
+	}
+	if ue := (*sign.UnverifiedError)(nil); errors.As(err, &ue) {
+		return fmt.Errorf("the %s just signed for %s does not verify; nothing was attached: %w", describe(j), j.targets[0], ue.Err)
 	}
 	if err != nil {
 		return fmt.Errorf("sign %s for %s: %w", describe(j), j.targets[0], err)
 	}
-	var artifact []byte
-	if !j.dsse {
-		artifact = j.payload
+	if early == nil {
+		return nil
 	}
-	if _, err := a.Signer.Check(j.bundle, artifact); err != nil {
-		return fmt.Errorf("the %s just signed for %s does not verify; nothing was attached: %w", describe(j), j.targets[0], err)
+	env, err := envelopeJSON(j.bundle)
+	if err != nil {
+		return err
 	}
-	if j.legacy && j.dsse && a.Signer.HasTimestamps() {
-		env, err := envelopeJSON(j.bundle)
-		if err != nil {
-			return err
-		}
-		if j.tsLegacy, err = a.Signer.Timestamp(ctx, env); err != nil {
-			return fmt.Errorf("timestamp the cosign attestation for %s: %w", j.targets[0], err)
-		}
+	ts := <-early
+	if !bytes.Equal(ts.envelope, env) {
+		// Not the envelope the bundle holds: timestamp that one.
+		ts.ts, ts.err = a.Signer.Timestamp(ctx, env)
 	}
+	if ts.err != nil {
+		return fmt.Errorf("timestamp the cosign attestation for %s: %w", j.targets[0], ts.err)
+	}
+	j.tsLegacy = ts.ts
 	return nil
+}
+
+// envelopeTimestamp is a timestamp authority's answer for an envelope.
+type envelopeTimestamp struct {
+	envelope, ts []byte
+	err          error
+}
+
+// timestampEnvelope timestamps the envelope of an in-toto statement
+// signed with sig, as cosign's .att layers hold it.
+func (a *Attester) timestampEnvelope(ctx context.Context, payload, sig []byte) envelopeTimestamp {
+	env, err := json.Marshal(&dsse.Envelope{
+		PayloadType: InTotoPayloadType,
+		Payload:     base64.StdEncoding.EncodeToString(payload),
+		Signatures:  []dsse.Signature{{Sig: base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		return envelopeTimestamp{err: fmt.Errorf("encode DSSE envelope: %w", err)}
+	}
+	ts, err := a.Signer.Timestamp(ctx, env)
+	return envelopeTimestamp{envelope: env, ts: ts, err: err}
 }
 
 // isPresent reports whether subject f already carries a valid entry with

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -193,6 +194,14 @@ func TestSignAndAttestFixture(t *testing.T) {
 		if len(f.Attestations) != wantAtt {
 			t.Errorf("%s: %d legacy attestations, want %d", sub, len(f.Attestations), wantAtt)
 		}
+		// Each .att entry's timestamp is over the envelope it holds, as
+		// cosign checks it.
+		for _, a := range f.Attestations {
+			ts, err := cosign.VerifyRFC3161Timestamp(a, &cosign.CheckOpts{TrustedMaterial: st.TrustedRoot})
+			if err != nil || ts == nil {
+				t.Errorf("%s: legacy attestation timestamp: %v (%v)", sub, ts, err)
+			}
+		}
 	}
 	if preds[attest.CosignSignPredicateType] != len(subs) || preds["https://slsa.dev/provenance/v1"] != len(subs) ||
 		preds["https://spdx.dev/Document"] != 2*plats || preds["https://cyclonedx.org/bom"] != 2*plats {
@@ -222,6 +231,72 @@ func TestSignAndAttestFixture(t *testing.T) {
 	}
 	if len(f.Referrers) != 2+2*plats || len(f.Signatures) != 1 {
 		t.Fatalf("after re-run: %d referrers, %d signatures", len(f.Referrers), len(f.Signatures))
+	}
+}
+
+// SignAndAttest signs and attests in one pass and reports as Sign and
+// Attest would; afterwards both find everything present.
+func TestSignAndAttestOnePass(t *testing.T) {
+	ctx := context.Background()
+	st := sigstoretest.Start(t)
+	res := buildtest.Build(t, buildtest.Options{Registry: registrytest.StartReferrers(t)})
+	s, err := attest.NewSigner(ctx, newSigner(t, st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := attest.Params{Storage: attach.Both, Signer: s, Registry: res.Client, HardenVersion: "test",
+		Getenv: func(string) string { return "" }}
+	subs, err := res.Release.Subjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := dist.Dir(res.Out)
+	if _, err := dist.WriteSBOMs(out.SBOMs(), res.SBOMs(t, res.Release.Repository)); err != nil {
+		t.Fatal(err)
+	}
+	facts, err := attest.LoadFacts(out, res.Release, attest.AllTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := attest.Statements(p, facts, attest.AllTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &attest.Attester{Signer: s, Store: attach.New(res.Client), Storage: attach.Both}
+	signs, atts, err := a.SignAndAttest(ctx, subs, stmts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plats := len(subs) - 1
+	if count(signs, "attached") != 2*len(subs) || len(signs.Entries) != 2*len(subs) {
+		t.Errorf("signatures: %d attached of %d, want %d", count(signs, "attached"), len(signs.Entries), 2*len(subs))
+	}
+	if want := 2 * (len(subs) + 2*2*plats); count(atts, "attached") != want || len(atts.Entries) != want {
+		t.Errorf("attestations: %d attached of %d, want %d", count(atts, "attached"), len(atts.Entries), want)
+	}
+	for _, e := range signs.Entries {
+		if e.Kind != "signature" || (e.Layout == "referrers") != (e.Referrer != "") || e.LogIndex == nil {
+			t.Errorf("signature entry %+v", e)
+		}
+	}
+	for _, e := range atts.Entries {
+		if e.Kind != "attestation" || (e.Layout == "referrers") != (e.Referrer != "") || e.LogIndex == nil {
+			t.Errorf("attestation entry %+v", e)
+		}
+	}
+	if signs.Identity != s.Identity() || atts.Storage != string(attach.Both) {
+		t.Errorf("reports: %+v / %+v", signs.Identity, atts.Storage)
+	}
+	rep, err := attest.SignRelease(ctx, p, res.Release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arep, err := attest.AttestRelease(ctx, p, facts, attest.AllTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count(rep, "attached")+count(arep, "attached") != 0 || count(rep, "present") != len(signs.Entries) || count(arep, "present") != len(atts.Entries) {
+		t.Fatalf("after one pass, sign and attest attached %d and %d", count(rep, "attached"), count(arep, "attached"))
 	}
 }
 

@@ -69,7 +69,7 @@ func New(opts ...Option) *Client {
 		o(&cfg)
 	}
 	rt := newRetryTransport(cfg.transport, cfg.backoff)
-	return &Client{keychain: cfg.keychain, transport: rt, opts: []remote.Option{
+	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(cfg.keychain),
 		remote.WithTransport(rt),
 		remote.WithUserAgent(cfg.userAgent),
@@ -79,7 +79,17 @@ func New(opts ...Option) *Client {
 		remote.WithRetryBackoff(cfg.backoff),
 		remote.WithRetryPredicate(retryable),
 		remote.WithRetryStatusCodes(),
-	}}
+	}
+	// Reads reuse one authenticated transport per repository instead of
+	// resolving credentials, pinging the registry and fetching a token
+	// for every call. (Not a shared go-containerregistry Pusher: it
+	// remembers each blob it has written or failed to write for the rest
+	// of the process, so a push would never be retried nor redone.)
+	// NewPuller does not fail with these options.
+	if puller, err := remote.NewPuller(ropts...); err == nil {
+		ropts = append(ropts, remote.Reuse(puller))
+	}
+	return &Client{keychain: cfg.keychain, transport: rt, opts: ropts}
 }
 
 func (c *Client) with(ctx context.Context) []remote.Option {

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/cataloging"
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -88,6 +90,12 @@ func Generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	cfg := syft.DefaultCreateSBOMConfig()
+	syftVersion := cfg.ToolVersion // read from the binary's build info
+	cfg = cfg.WithTool(o.ToolName, o.ToolVersion)
+	// syft's license scanner is built while the image is staged and
+	// unpacked.
+	licenses := licenseScannerFor(cfg.Licenses)
 
 	dir, err := os.MkdirTemp("", "harden-sbom-*")
 	if err != nil {
@@ -122,10 +130,11 @@ func Generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 		}
 	}()
 
-	cfg := syft.DefaultCreateSBOMConfig()
-	syftVersion := cfg.ToolVersion // read from the binary's build info
-	cfg = cfg.WithTool(o.ToolName, o.ToolVersion)
-	doc, err := syft.CreateSBOM(ctx, src, cfg)
+	sctx, err := licenses.with(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sbom %s: %w", platform, err)
+	}
+	doc, err := syft.CreateSBOM(sctx, src, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sbom %s: catalogue image %s: %w", platform, digest, err)
 	}
@@ -138,6 +147,79 @@ func Generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 		opts:        o,
 		syftVersion: syftVersion,
 	}, nil
+}
+
+// Warm starts building, in the background, what making an SBOM needs
+// before there is an image to catalogue: syft's license scanner, which
+// compiles every license text syft knows into one automaton (about a
+// second of CPU). A caller that will make SBOMs later calls it early to
+// overlap that with its own work. It returns at once; Generate waits
+// for the scanner when it needs it.
+func Warm() {
+	licenseScannerFor(syft.DefaultCreateSBOMConfig().Licenses)
+}
+
+// licenseScanners holds syft's license scanners, one per license
+// configuration, each built once per process and shared by every SBOM
+// (the scanner keeps no state between scans).
+var licenseScanners struct {
+	sync.Mutex
+	m map[cataloging.LicenseConfig]*licenseScanner
+}
+
+// licenseScanner is a scanner being built or built.
+type licenseScanner struct {
+	done chan struct{}
+	ctx  context.Context // carries the scanner, as syft looks it up
+	err  error
+}
+
+// licenseScannerFor returns the scanner for cfg, starting to build it
+// if no one has.
+func licenseScannerFor(cfg cataloging.LicenseConfig) *licenseScanner {
+	licenseScanners.Lock()
+	defer licenseScanners.Unlock()
+	if ls, ok := licenseScanners.m[cfg]; ok {
+		return ls
+	}
+	ls := &licenseScanner{done: make(chan struct{})}
+	if licenseScanners.m == nil {
+		licenseScanners.m = map[cataloging.LicenseConfig]*licenseScanner{}
+	}
+	licenseScanners.m[cfg] = ls
+	go func() {
+		defer close(ls.done)
+		ls.ctx, ls.err = syft.SetContextLicenseScanner(context.Background(), cfg)
+	}()
+	return ls
+}
+
+// with returns ctx carrying the scanner, once it is built. syft uses a
+// scanner it finds in the context instead of building its own.
+func (ls *licenseScanner) with(ctx context.Context) (context.Context, error) {
+	select {
+	case <-ls.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if ls.err != nil {
+		return nil, ls.err
+	}
+	return withValues{Context: ctx, values: ls.ctx}, nil
+}
+
+// withValues is a context whose values not found in the embedded one are
+// looked up in values (whose cancellation and deadline do not apply).
+type withValues struct {
+	context.Context
+	values context.Context
+}
+
+func (c withValues) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }
 
 // scrubSource replaces the staging path syft recorded as the user input

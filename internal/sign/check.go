@@ -10,24 +10,42 @@ import (
 )
 
 // Check verifies b with the signer's own trust material and identity:
-// it is how harden proves what it just signed, and how it recognises a
-// signature it made on an earlier run. It returns the verification
-// result (statement, certificate summary, timestamps).
-// artifact is the signed message for message signatures, nil for DSSE.
+// it is how harden recognises a signature it made on an earlier run. It
+// needs one signed timestamp (or, keyless without a timestamp authority,
+// one integrated time) and one log entry when the signer uses a log. It
+// returns the verification result (statement, certificate summary,
+// timestamps). artifact is the signed message for message signatures,
+// nil for DSSE.
 func (s *Signer) Check(b *bundle.Bundle, artifact []byte) (*verify.VerificationResult, error) {
+	return s.verify(b, artifact, 1, 1)
+}
+
+// verifySigned verifies a bundle this signer has just made: what Check
+// verifies, with a signed timestamp from every timestamp authority and an
+// entry in every log the signer used, as sigstore-go checks a bundle it
+// has made. One pass does both.
+func (s *Signer) verifySigned(b *bundle.Bundle, artifact []byte) error {
+	_, err := s.verify(b, artifact, len(s.tsas), len(s.tlogs))
+	return err
+}
+
+// verify checks b against the signer's trusted material and identity,
+// requiring tsaN signed timestamps when the signer has a timestamp
+// authority and tlogN log entries when it has a log.
+func (s *Signer) verify(b *bundle.Bundle, artifact []byte, tsaN, tlogN int) (*verify.VerificationResult, error) {
 	var vopts []verify.VerifierOption
 	switch {
 	case len(s.tsas) > 0:
-		vopts = append(vopts, verify.WithSignedTimestamps(1))
+		vopts = append(vopts, verify.WithSignedTimestamps(tsaN))
 	case len(s.tlogs) > 0 && s.Keyless():
-		vopts = append(vopts, verify.WithIntegratedTimestamps(1))
+		vopts = append(vopts, verify.WithIntegratedTimestamps(tlogN))
 	case s.Keyless():
 		vopts = append(vopts, verify.WithCurrentTime())
 	default:
 		vopts = append(vopts, verify.WithNoObserverTimestamps())
 	}
 	if len(s.tlogs) > 0 {
-		vopts = append(vopts, verify.WithTransparencyLog(1))
+		vopts = append(vopts, verify.WithTransparencyLog(tlogN))
 	}
 	v, err := verify.NewVerifier(s.material, vopts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
 
 	"github.com/harden-dev/harden/internal/errs"
 )
@@ -216,5 +220,107 @@ func TestLoadTrustOffline(t *testing.T) {
 	_, err = LoadTrust(TrustOptions{TrustedRootPath: bad, Offline: true})
 	if errs.ExitCode(err) != 2 || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad root: %v", err)
+	}
+}
+
+// DSSEWithSignature hands over the envelope's signature as soon as it is
+// made, and a bundle that does not verify with the signer's own trust
+// material is never returned.
+func TestDSSEWithSignatureAndUnverified(t *testing.T) {
+	ctx := context.Background()
+	newKeySigner := func(dir string) *Signer {
+		t.Helper()
+		kp, err := GenerateKey(filepath.Join(t.TempDir(), dir), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sv, err := LoadKey(kp.Private, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(ctx, Options{Key: sv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := newKeySigner("a")
+	stmt := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"` + strings.Repeat("a", 64) + `"}}],"predicateType":"https://example.com/p","predicate":{}}`)
+	var sigs [][]byte
+	b, err := s.DSSEWithSignature(ctx, "application/vnd.in-toto+json", stmt, func(sig []byte) { sigs = append(sigs, sig) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := b.GetDsseEnvelope()
+	if len(sigs) != 1 || env == nil || len(env.GetSignatures()) != 1 || string(sigs[0]) != string(env.GetSignatures()[0].GetSig()) {
+		t.Fatalf("reported %d signature(s); the envelope holds %v", len(sigs), env.GetSignatures())
+	}
+	if _, err := s.Check(b, nil); err != nil {
+		t.Fatalf("own bundle does not verify: %v", err)
+	}
+
+	// A signer whose trusted material is another key's: what it signs
+	// does not verify, and is refused.
+	bad := newKeySigner("b")
+	bad.material = s.material
+	_, err = bad.DSSE(ctx, "application/vnd.in-toto+json", stmt)
+	var ue *UnverifiedError
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want an UnverifiedError", err)
+	}
+	if _, err := bad.Message(ctx, []byte("hello")); !errors.As(err, &ue) {
+		t.Fatalf("message: err = %v, want an UnverifiedError", err)
+	}
+}
+
+// The TUF repository is read once per process for each document, however
+// many times trust material is loaded.
+func TestLoadTrustReadsTUFOnce(t *testing.T) {
+	realFetch := fetchTUF
+	t.Cleanup(func() {
+		fetchTUF = realFetch
+		tufTrust.Lock()
+		tufTrust.m = nil
+		tufTrust.Unlock()
+	})
+	var roots, configs int
+	fetchTUF = func(_ *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+		var tr *root.TrustedRoot
+		var sc *root.SigningConfig
+		if wantRoot {
+			roots++
+			tr = &root.TrustedRoot{}
+		}
+		if wantConfig {
+			configs++
+			sc = &root.SigningConfig{}
+		}
+		return tr, sc, nil
+	}
+	dir := t.TempDir()
+	v1, err := LoadTrust(TrustOptions{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := LoadTrust(TrustOptions{CacheDir: dir, NeedSigningConfig: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := LoadTrust(TrustOptions{CacheDir: dir, NeedSigningConfig: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if roots != 1 || configs != 1 {
+		t.Fatalf("read the trusted root %d times and the signing config %d times, want once each", roots, configs)
+	}
+	if v1.Root != s1.Root || s1.Root != s2.Root || s1.Config == nil || s1.Config != s2.Config || v1.Config != nil {
+		t.Fatalf("trust material differs between loads: %+v %+v %+v", v1, s1, s2)
+	}
+	if _, err := LoadTrust(TrustOptions{CacheDir: t.TempDir()}); err != nil || roots != 2 {
+		t.Fatalf("another cache directory: %v, %d reads", err, roots)
+	}
+	// Offline never consults TUF, even when this process has.
+	if _, err := LoadTrust(TrustOptions{CacheDir: dir, Offline: true}); err == nil {
+		t.Fatal("offline load without a trusted root succeeded")
 	}
 }

@@ -220,14 +220,23 @@ func (s *Signer) HasTimestamps() bool { return len(s.tsas) > 0 }
 func (s *Signer) RekorVersion() uint32 { return s.rekorV }
 
 // DSSE signs payload in a DSSE envelope of payloadType and returns the
-// bundle after verifying it against the trusted material.
+// bundle once it verifies (see Signer.bundle).
 func (s *Signer) DSSE(ctx context.Context, payloadType string, payload []byte) (*bundle.Bundle, error) {
-	return s.bundle(ctx, &sgsign.DSSEData{Data: payload, PayloadType: payloadType})
+	return s.DSSEWithSignature(ctx, payloadType, payload, nil)
+}
+
+// DSSEWithSignature is DSSE that also hands signed the envelope's
+// signature as soon as it is made, before the timestamp authority and
+// the log have answered, so that work which needs only the signed
+// envelope can overlap the wait for the log. signed is called at most
+// once, and not at all when signing fails before a signature exists.
+func (s *Signer) DSSEWithSignature(ctx context.Context, payloadType string, payload []byte, signed func(sig []byte)) (*bundle.Bundle, error) {
+	return s.bundle(ctx, &sgsign.DSSEData{Data: payload, PayloadType: payloadType}, nil, signed)
 }
 
 // Message signs msg as a message signature (hashedrekord).
 func (s *Signer) Message(ctx context.Context, msg []byte) (*bundle.Bundle, error) {
-	return s.bundle(ctx, &sgsign.PlainData{Data: msg})
+	return s.bundle(ctx, &sgsign.PlainData{Data: msg}, msg, nil)
 }
 
 // SignRaw signs msg with the signer's key and returns the raw signature;
@@ -250,15 +259,26 @@ func (s *Signer) Timestamp(ctx context.Context, data []byte) ([]byte, error) {
 	return ts, nil
 }
 
-func (s *Signer) bundle(ctx context.Context, content sgsign.Content) (*bundle.Bundle, error) {
+// bundle signs content and verifies the result once before returning it:
+// against the signer's trusted material, by the signer's own identity,
+// with a signed timestamp from every timestamp authority and an entry in
+// every log it used (see verifySigned). A bundle that does not verify is
+// an *UnverifiedError. artifact is the signed message for message
+// signatures, nil for DSSE.
+func (s *Signer) bundle(ctx context.Context, content sgsign.Content, artifact []byte, signed func([]byte)) (*bundle.Bundle, error) {
+	var kp sgsign.Keypair = s.keypair
+	if signed != nil {
+		kp = &observedKeypair{Keypair: kp, signed: signed}
+	}
+	// No TrustedRoot: sigstore-go would verify the bundle without an
+	// identity, and verifySigned checks all of that and the identity.
 	opts := sgsign.BundleOptions{
 		CertificateProvider:  s.certs,
 		TimestampAuthorities: s.tsas,
 		TransparencyLogs:     s.tlogs,
 		Context:              ctx,
-		TrustedRoot:          s.material,
 	}
-	pb, err := sgsign.Bundle(content, s.keypair, opts)
+	pb, err := sgsign.Bundle(content, kp, opts)
 	if err != nil {
 		err = s.scrub(fmt.Errorf("sign: %w", err))
 		if errs.IsNetwork(err) {
@@ -270,7 +290,31 @@ func (s *Signer) bundle(ctx context.Context, content sgsign.Content) (*bundle.Bu
 	if err != nil {
 		return nil, fmt.Errorf("sigstore-go produced an invalid bundle: %w", err)
 	}
+	if err := s.verifySigned(b, artifact); err != nil {
+		return nil, &UnverifiedError{Err: s.scrub(err)}
+	}
 	return b, nil
+}
+
+// UnverifiedError is a bundle that was signed but does not verify with
+// the signer's own trust material and identity; it must not be used.
+type UnverifiedError struct{ Err error }
+
+func (e *UnverifiedError) Error() string { return "the new bundle does not verify: " + e.Err.Error() }
+func (e *UnverifiedError) Unwrap() error { return e.Err }
+
+// observedKeypair reports each signature its keypair makes.
+type observedKeypair struct {
+	sgsign.Keypair
+	signed func([]byte)
+}
+
+func (k *observedKeypair) SignData(ctx context.Context, data []byte) ([]byte, []byte, error) {
+	sig, digest, err := k.Keypair.SignData(ctx, data)
+	if err == nil {
+		k.signed(sig)
+	}
+	return sig, digest, err
 }
 
 // scrub removes the identity token from an error's text, in case a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
@@ -73,23 +74,76 @@ func LoadTrust(o TrustOptions) (*Trust, error) {
 	} else if d, err := os.UserCacheDir(); err == nil {
 		topts.CachePath = filepath.Join(d, "harden", "tuf")
 	}
-	client, err := tuf.New(topts)
-	if err != nil {
-		return nil, errs.Unreachable(fmt.Errorf("public-good Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))
+	// A release reads the trust material at several stages: the TUF
+	// repository is consulted once per process for each document.
+	key := topts.RepositoryBaseURL + "\x00" + topts.CachePath
+	tufTrust.Lock()
+	mat := tufTrust.m[key]
+	tufTrust.Unlock()
+	needRoot := t.Root == nil && mat.root == nil
+	needConfig := o.NeedSigningConfig && t.Config == nil && mat.config == nil
+	if needRoot || needConfig {
+		r, sc, err := fetchTUF(topts, needRoot, needConfig)
+		if err != nil {
+			return nil, err
+		}
+		tufTrust.Lock()
+		if tufTrust.m == nil {
+			tufTrust.m = map[string]tufMaterial{}
+		}
+		mat = tufTrust.m[key]
+		if r != nil {
+			mat.root = r
+		}
+		if sc != nil {
+			mat.config = sc
+		}
+		tufTrust.m[key] = mat
+		tufTrust.Unlock()
 	}
 	t.Source = topts.RepositoryBaseURL
 	if t.Root == nil {
-		if t.Root, err = root.GetTrustedRoot(client); err != nil {
-			return nil, errs.Unreachable(fmt.Errorf("trusted root from TUF: %w", err))
-		}
+		t.Root = mat.root
 	}
 	if o.NeedSigningConfig && t.Config == nil {
-		if t.Config, err = root.GetSigningConfig(client); err != nil {
-			return nil, errs.Unreachable(fmt.Errorf("signing config from TUF: %w", err))
-		}
+		t.Config = mat.config
 	}
 	if t.Root == nil {
 		return nil, errors.New("no trusted root")
 	}
 	return t, nil
+}
+
+// tufTrust is what this process has read from TUF repositories, by
+// repository and cache directory.
+var tufTrust struct {
+	sync.Mutex
+	m map[string]tufMaterial
+}
+
+type tufMaterial struct {
+	root   *root.TrustedRoot
+	config *root.SigningConfig
+}
+
+// fetchTUF reads the trusted root and the signing config, as asked, from
+// the TUF repository topts names, refreshing its metadata.
+var fetchTUF = func(topts *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+	client, err := tuf.New(topts)
+	if err != nil {
+		return nil, nil, errs.Unreachable(fmt.Errorf("public-good Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))
+	}
+	var tr *root.TrustedRoot
+	var sc *root.SigningConfig
+	if wantRoot {
+		if tr, err = root.GetTrustedRoot(client); err != nil {
+			return nil, nil, errs.Unreachable(fmt.Errorf("trusted root from TUF: %w", err))
+		}
+	}
+	if wantConfig {
+		if sc, err = root.GetSigningConfig(client); err != nil {
+			return nil, nil, errs.Unreachable(fmt.Errorf("signing config from TUF: %w", err))
+		}
+	}
+	return tr, sc, nil
 }

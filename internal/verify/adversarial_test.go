@@ -677,7 +677,12 @@ func TestAdversarialRegistry(t *testing.T) {
 			{"more referrers than the limit", "api", func(t *testing.T, idx name.Digest, _ []name.Digest) {
 				for i := range attach.MaxReferrers + 2 {
 					pushReferrer(t, idx, []v1.Layer{static.NewLayer([]byte(fmt.Sprint(i)), "application/octet-stream")}, func(m map[string]any) {
+						// Another tool's artifacts. go-containerregistry's
+						// registry lists a referrer's config media type as its
+						// artifactType, and in map order: both say junk, or the
+						// genuine entries may land past the limit.
 						m["artifactType"] = "application/vnd.example.junk"
+						m["config"].(map[string]any)["mediaType"] = "application/vnd.example.junk"
 					})
 				}
 			}, nil, "over the limit of"},

@@ -158,6 +158,7 @@ func BenchmarkVerify(b *testing.B) {
 	common := []string{"--config", cfg, "--out", res.Out, "--storage", "referrers", "--identity-token-file", tok,
 		"--trusted-root", st.TrustedRootPath, "--signing-config", st.SigningConfigPath}
 	runTool(b, home, harden, append([]string{"sign"}, common...)...)
+	runTool(b, home, harden, "sbom", "--config", cfg, "--out", res.Out) // what attest attests
 	runTool(b, home, harden, append([]string{"attest"}, common...)...)
 	id := []string{"--certificate-identity", "bench@example.com", "--certificate-oidc-issuer", st.Issuer.URL(), "--trusted-root", st.TrustedRootPath}
 	img := res.Ref.String()

@@ -76,11 +76,61 @@ type Store struct {
 	// subjects caches what the registry said about a subject manifest:
 	// it is named by digest, so the answer cannot change.
 	subjects map[string]v1.Descriptor
+	// uploads holds one upload per repository and blob digest. Writes to
+	// several subjects share blobs (the empty config, one envelope
+	// attached to the index and each platform); uploading a blob again
+	// while it is present is not harmless everywhere: distribution 2.8's
+	// filesystem storage rewrites the repository's link file in place,
+	// and a manifest pushed meanwhile fails with DIGEST_INVALID and
+	// MANIFEST_BLOB_UNKNOWN.
+	uploads map[string]*upload
+}
+
+type upload struct {
+	done chan struct{}
+	err  error
 }
 
 // New returns a store using rc.
 func New(rc *registry.Client) *Store {
-	return &Store{rc: rc, locks: map[string]*sync.Mutex{}, subjects: map[string]v1.Descriptor{}}
+	return &Store{rc: rc, locks: map[string]*sync.Mutex{}, subjects: map[string]v1.Descriptor{}, uploads: map[string]*upload{}}
+}
+
+// writeBlob uploads l to repo unless this store already has (or is
+// doing so now, in which case it waits for that upload). A failed upload
+// is forgotten, so a later call tries again.
+func (s *Store) writeBlob(ctx context.Context, repo name.Repository, l v1.Layer) error {
+	d, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	key := repo.String() + "@" + d.String()
+	s.mu.Lock()
+	u, ok := s.uploads[key]
+	if !ok {
+		u = &upload{done: make(chan struct{})}
+		s.uploads[key] = u
+	}
+	s.mu.Unlock()
+	if ok {
+		select {
+		case <-u.done:
+			if u.err == nil {
+				return nil
+			}
+			return s.writeBlob(ctx, repo, l)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	u.err = remote.WriteLayer(repo, l, s.rc.Remote(ctx)...)
+	if u.err != nil {
+		s.mu.Lock()
+		delete(s.uploads, key)
+		s.mu.Unlock()
+	}
+	close(u.done)
+	return u.err
 }
 
 // lock serialises writes to one of subject's tags: the referrers
@@ -179,7 +229,7 @@ func (s *Store) PutReferrers(ctx context.Context, subject name.Digest, rs []Refe
 	g.SetLimit(4)
 	for _, l := range blobs {
 		g.Go(func() error {
-			if err := remote.WriteLayer(subject.Context(), l, opts...); err != nil {
+			if err := s.writeBlob(ctx, subject.Context(), l); err != nil {
 				return registry.Classify(fmt.Errorf("upload bundle for %s: %w", subject, err))
 			}
 			return nil

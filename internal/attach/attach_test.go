@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -393,5 +394,90 @@ func TestConcurrentLayouts(t *testing.T) {
 	}
 	if len(f.Referrers) != 2 || len(f.Signatures) != 2 || len(f.Attestations) != 2 {
 		t.Fatalf("found %d referrers, %d sigs, %d atts; want 2 of each", len(f.Referrers), len(f.Signatures), len(f.Attestations))
+	}
+}
+
+// blobCommits fronts a registry: it counts each repository's blob
+// commits by digest, refuses a second commit of one digest as
+// distribution 2.8 can break (see Store.uploads), and holds a blob
+// lookup that misses so that concurrent writers all miss together.
+type blobCommits struct {
+	next http.Handler
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (b *blobCommits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/v2/")
+	repo, _, isBlob := strings.Cut(path, "/blobs/")
+	if d := r.URL.Query().Get("digest"); isBlob && d != "" && (r.Method == http.MethodPut || r.Method == http.MethodPost) {
+		b.mu.Lock()
+		b.n[repo+"@"+d]++
+		again := b.n[repo+"@"+d] > 1
+		b.mu.Unlock()
+		if again {
+			http.Error(w, `{"errors":[{"code":"DIGEST_INVALID","message":"uploaded again"}]}`, http.StatusBadRequest)
+			return
+		}
+	}
+	if isBlob && r.Method == http.MethodHead {
+		rec := httptest.NewRecorder()
+		b.next.ServeHTTP(rec, r)
+		if rec.Code == http.StatusNotFound {
+			time.Sleep(100 * time.Millisecond)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		return
+	}
+	b.next.ServeHTTP(w, r)
+}
+
+// Writes to several subjects of one repository share blobs (the empty
+// config of every referrer, one envelope attached to each subject); one
+// store uploads each of them once, however many writes run at a time.
+func TestSharedBlobsUploadedOnce(t *testing.T) {
+	ctx := context.Background()
+	counts := &blobCommits{n: map[string]int{}}
+	reg := registrytest.Start(t, func(h http.Handler) http.Handler { counts.next = h; return counts })
+	var subs []name.Digest
+	for range 3 {
+		subs = append(subs, pushSubject(t, reg))
+	}
+	s := New(registry.New())
+	shared := LegacyLayer{Payload: []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`), PredicateType: "https://slsa.dev/provenance/v1"}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2*len(subs))
+	for i, sub := range subs {
+		wg.Go(func() {
+			_, err := s.PutReferrer(ctx, sub, Referrer{Bundle: []byte(`{"n":` + strconv.Itoa(i) + `}`), Content: ContentDSSE, Created: time.Unix(0, 0)})
+			errc <- err
+		})
+		wg.Go(func() { errc <- s.PutLegacy(ctx, sub, true, []LegacyLayer{shared}, nil) })
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts.mu.Lock()
+	defer counts.mu.Unlock()
+	for k, n := range counts.n {
+		if n != 1 {
+			t.Errorf("%s committed %d times", k, n)
+		}
+	}
+	for _, sub := range subs {
+		f, err := s.Find(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Referrers) != 1 || len(f.Attestations) != 1 {
+			t.Errorf("%s: %d referrers, %d attestations; want 1 and 1", sub.DigestStr(), len(f.Referrers), len(f.Attestations))
+		}
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/sigstore/cosign/v3/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v3/pkg/oci"
 	"github.com/sigstore/cosign/v3/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	ctypes "github.com/sigstore/cosign/v3/pkg/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/harden-dev/harden/internal/registry"
 )
@@ -72,6 +74,34 @@ func (d dupeDetector) Find(sigs oci.Signatures, fresh oci.Signature) (oci.Signat
 	return nil, nil
 }
 
+// writeBlobsOf uploads the blobs of the .sig or .att image se now holds
+// through the store, once each, so that the push after it finds them all
+// present (see Store.uploads).
+func (s *Store) writeBlobsOf(ctx context.Context, subject name.Digest, se oci.SignedEntity, att bool) error {
+	get := se.Signatures
+	if att {
+		get = se.Attestations
+	}
+	img, err := get()
+	if err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	cfg, err := partial.ConfigLayer(img)
+	if err != nil {
+		return err
+	}
+	var g errgroup.Group
+	g.SetLimit(4)
+	for _, l := range append(layers, cfg) {
+		g.Go(func() error { return s.writeBlob(ctx, subject.Context(), l) })
+	}
+	return g.Wait()
+}
+
 // PutLegacy appends layers to subject's sha256-<hex>.sig (att false) or
 // .att (att true) image and pushes it, skipping entries dupe matches.
 func (s *Store) PutLegacy(ctx context.Context, subject name.Digest, att bool, layers []LegacyLayer, dupe Dupe) error {
@@ -104,6 +134,9 @@ func (s *Store) PutLegacy(ctx context.Context, subject name.Digest, att bool, la
 	write, kind := ociremote.WriteSignatures, "signatures"
 	if att {
 		write, kind = ociremote.WriteAttestations, "attestations"
+	}
+	if err := s.writeBlobsOf(ctx, subject, se, att); err != nil {
+		return registry.Classify(fmt.Errorf("push cosign %s of %s: %w", kind, subject, err))
 	}
 	if err := write(subject.Context(), se, opts...); err != nil {
 		return registry.Classify(fmt.Errorf("push cosign %s of %s: %w", kind, subject, err))

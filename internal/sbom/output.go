@@ -27,6 +27,11 @@ func ForIndex(ctx context.Context, idx v1.ImageIndex, rec *buildrecord.Record, o
 	if len(rec.Platforms) == 0 {
 		return nil, errs.Input(errors.New("the build record lists no platforms; rebuild"))
 	}
+	o, err := o.complete()
+	if err != nil {
+		return nil, err
+	}
+	licenses := newLicenseScanner(sbomConfig(o).Licenses)
 	var (
 		sboms []*SBOM
 		drift []error
@@ -40,7 +45,7 @@ func ForIndex(ctx context.Context, idx v1.ImageIndex, rec *buildrecord.Record, o
 		if err != nil {
 			return nil, errs.Input(fmt.Errorf("the built index has no %s image %s; rebuild: %w", pl.Platform, pl.Digest, err))
 		}
-		s, err := Generate(ctx, img, pl.Platform, pl.Digest, o)
+		s, err := generate(ctx, img, pl.Platform, pl.Digest, o, licenses)
 		if err != nil {
 			return nil, err
 		}

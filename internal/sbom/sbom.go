@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/anchore/syft/syft"
@@ -75,7 +74,18 @@ type SBOM struct {
 // Generate catalogues one platform image. It stages img as a
 // single-image OCI layout in a temporary directory, runs syft on it and
 // removes everything it wrote before returning.
-func Generate(ctx context.Context, img v1.Image, platform, digest string, o Options) (_ *SBOM, err error) {
+func Generate(ctx context.Context, img v1.Image, platform, digest string, o Options) (*SBOM, error) {
+	return generate(ctx, img, platform, digest, o, nil)
+}
+
+// sbomConfig is syft's configuration for the documents harden writes.
+func sbomConfig(o Options) *syft.CreateSBOMConfig {
+	return syft.DefaultCreateSBOMConfig().WithTool(o.ToolName, o.ToolVersion)
+}
+
+// generate is Generate with a license scanner shared with other calls
+// (nil: build one).
+func generate(ctx context.Context, img v1.Image, platform, digest string, o Options, licenses *licenseScanner) (_ *SBOM, err error) {
 	o, err = o.complete()
 	if err != nil {
 		return nil, err
@@ -90,12 +100,11 @@ func Generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cfg := syft.DefaultCreateSBOMConfig()
-	syftVersion := cfg.ToolVersion // read from the binary's build info
-	cfg = cfg.WithTool(o.ToolName, o.ToolVersion)
-	// syft's license scanner is built while the image is staged and
-	// unpacked.
-	licenses := licenseScannerFor(cfg.Licenses)
+	syftVersion := syft.DefaultCreateSBOMConfig().ToolVersion // read from the binary's build info
+	cfg := sbomConfig(o)
+	if licenses == nil {
+		licenses = newLicenseScanner(cfg.Licenses)
+	}
 
 	dir, err := os.MkdirTemp("", "harden-sbom-*")
 	if err != nil {
@@ -149,44 +158,19 @@ func Generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 	}, nil
 }
 
-// Warm starts building, in the background, what making an SBOM needs
-// before there is an image to catalogue: syft's license scanner, which
-// compiles every license text syft knows into one automaton (about a
-// second of CPU). A caller that will make SBOMs later calls it early to
-// overlap that with its own work. It returns at once; Generate waits
-// for the scanner when it needs it.
-func Warm() {
-	licenseScannerFor(syft.DefaultCreateSBOMConfig().Licenses)
-}
-
-// licenseScanners holds syft's license scanners, one per license
-// configuration, each built once per process and shared by every SBOM
-// (the scanner keeps no state between scans).
-var licenseScanners struct {
-	sync.Mutex
-	m map[cataloging.LicenseConfig]*licenseScanner
-}
-
-// licenseScanner is a scanner being built or built.
+// licenseScanner is syft's license scanner, built in the background:
+// it compiles every license text syft knows into one automaton (about a
+// second of CPU), which overlaps with staging the image. It keeps no
+// state between scans, so the platforms of one index share one.
 type licenseScanner struct {
 	done chan struct{}
 	ctx  context.Context // carries the scanner, as syft looks it up
 	err  error
 }
 
-// licenseScannerFor returns the scanner for cfg, starting to build it
-// if no one has.
-func licenseScannerFor(cfg cataloging.LicenseConfig) *licenseScanner {
-	licenseScanners.Lock()
-	defer licenseScanners.Unlock()
-	if ls, ok := licenseScanners.m[cfg]; ok {
-		return ls
-	}
+// newLicenseScanner starts building the scanner for cfg.
+func newLicenseScanner(cfg cataloging.LicenseConfig) *licenseScanner {
 	ls := &licenseScanner{done: make(chan struct{})}
-	if licenseScanners.m == nil {
-		licenseScanners.m = map[cataloging.LicenseConfig]*licenseScanner{}
-	}
-	licenseScanners.m[cfg] = ls
 	go func() {
 		defer close(ls.done)
 		ls.ctx, ls.err = syft.SetContextLicenseScanner(context.Background(), cfg)

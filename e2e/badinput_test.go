@@ -149,7 +149,7 @@ func TestBadInput(t *testing.T) {
 			return []string{"test", "--config", p.Config, "--out", out, "--runtime", "lxc"}
 		}, code: 2, contains: []string{"lxc", "runc, docker, podman or chroot"}},
 		{name: "cli: bad SOURCE_DATE_EPOCH", env: []string{"SOURCE_DATE_EPOCH=yesterday"}, code: 2, contains: []string{"SOURCE_DATE_EPOCH", "git log -1"}},
-		{name: "cli: no build time outside git", env: []string{"SOURCE_DATE_EPOCH="}, code: 2, contains: []string{"no build time", "set SOURCE_DATE_EPOCH"}},
+		{name: "cli: no build time outside git", env: []string{"SOURCE_DATE_EPOCH="}, code: 2, contains: []string{"no build time", "not in a git checkout", "export SOURCE_DATE_EPOCH="}},
 		{name: "cli: non-http index", args: func(p *project, out string) []string {
 			return []string{"build", "--config", p.Config, "--index-url", "ftp://mirror.example/simple", "--out", out}
 		}, code: 2, contains: []string{"ftp://mirror.example/simple", "http(s)"}},

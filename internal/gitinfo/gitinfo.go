@@ -4,7 +4,6 @@ package gitinfo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -17,6 +16,9 @@ import (
 // Info describes the source checkout a build came from. Fields are empty
 // when the directory is not a git checkout.
 type Info struct {
+	// Repo is the top of the work tree dir is in ("" outside git); a
+	// repository without commits has Repo set and Commit empty.
+	Repo       string
 	Commit     string
 	CommitTime time.Time
 	RemoteURL  string
@@ -27,7 +29,10 @@ type Info struct {
 // or a machine without git, yields an empty Info and no error.
 func Read(ctx context.Context, dir string) (Info, error) {
 	var info Info
-	commit, err := git(ctx, dir, "rev-parse", "HEAD")
+	if top, err := git(ctx, dir, "rev-parse", "--show-toplevel"); err == nil {
+		info.Repo = top
+	}
+	commit, err := git(ctx, dir, "rev-parse", "--verify", "-q", "HEAD")
 	if err != nil {
 		return info, nil
 	}
@@ -84,5 +89,11 @@ func Epoch(sourceDateEpoch string, info Info) (time.Time, error) {
 	if !info.CommitTime.IsZero() {
 		return info.CommitTime, nil
 	}
-	return time.Time{}, errors.New("no build time: SOURCE_DATE_EPOCH is unset and the config is not in a git checkout; set SOURCE_DATE_EPOCH (seconds since 1970) for a reproducible build")
+	// The suggestion is a fixed number, not $(date +%s): exported once,
+	// it makes every rebuild reproduce this one.
+	export := fmt.Sprintf("export SOURCE_DATE_EPOCH=%d", time.Now().Unix())
+	if info.Repo != "" {
+		return time.Time{}, fmt.Errorf("no build time: SOURCE_DATE_EPOCH is unset and the git repository %s has no commits yet, so there is no commit time to default to; commit, or fix the time for reproducible builds with:\n  %s", info.Repo, export)
+	}
+	return time.Time{}, fmt.Errorf("no build time: SOURCE_DATE_EPOCH is unset and the config is not in a git checkout, so there is no commit time to default to; fix the time for reproducible builds with:\n  %s", export)
 }

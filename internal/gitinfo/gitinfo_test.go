@@ -3,6 +3,8 @@ package gitinfo
 import (
 	"context"
 	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,8 +22,18 @@ func TestEpoch(t *testing.T) {
 			t.Errorf("SOURCE_DATE_EPOCH=%q accepted", bad)
 		}
 	}
-	if _, err := Epoch("", Info{}); err == nil {
-		t.Error("no epoch and no commit should fail")
+	export := regexp.MustCompile(`\n  export SOURCE_DATE_EPOCH=[0-9]{10}$`)
+	for _, tc := range []struct {
+		info Info
+		want string
+	}{
+		{Info{}, "not in a git checkout"},
+		{Info{Repo: "/src/app"}, "the git repository /src/app has no commits yet"},
+	} {
+		_, err := Epoch("", tc.info)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !export.MatchString(err.Error()) {
+			t.Errorf("%+v: %v; want %q and an export line", tc.info, err, tc.want)
+		}
 	}
 }
 
@@ -30,18 +42,24 @@ func TestRead(t *testing.T) {
 		t.Skip("git not installed")
 	}
 	dir := t.TempDir()
-	if info, err := Read(context.Background(), dir); err != nil || info.Commit != "" {
+	if info, err := Read(context.Background(), dir); err != nil || info.Commit != "" || info.Repo != "" {
 		t.Fatalf("outside a checkout: %+v %v", info, err)
 	}
 	env := []string{"GIT_AUTHOR_DATE=@1650000000 +0000", "GIT_COMMITTER_DATE=@1650000000 +0000",
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.test", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.test"}
-	for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", "https://ci:token@example.test/r.git"}, {"commit", "-q", "--allow-empty", "-m", "x"}} {
+	gitDo := func(args ...string) {
 		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
 		cmd.Env = append(cmd.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v %s", args, err, out)
 		}
 	}
+	gitDo("init", "-q")
+	if info, err := Read(context.Background(), dir); err != nil || info.Commit != "" || info.Repo == "" {
+		t.Fatalf("a repository without commits: %+v %v", info, err)
+	}
+	gitDo("remote", "add", "origin", "https://ci:token@example.test/r.git")
+	gitDo("commit", "-q", "--allow-empty", "-m", "x")
 	info, err := Read(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,11 @@ GATOR_VERSION ?= v3.23.1
 KYVERNO_VERSION ?= v1.19.1
 POLICY_CONTROLLER_VERSION ?= v0.13.1
 SLSA_VERIFIER_VERSION ?= v2.7.1
+COSIGN2_VERSION ?= v2.6.5
 export HARDEN_FIXTURES := $(FIXTURES)
 export HARDEN_TOOLS_DIR := $(TOOLS)
 
-.PHONY: all build release-binary setup registry fixtures tools engines bench-tools test test-short demo fuzz bench vet fmt clean
+.PHONY: all build release-binary setup registry fixtures tools engines bench-tools test test-short demo fuzz bench vet fmt clean dist man
 
 all: build
 
@@ -50,7 +51,7 @@ tools:
 # CLI and policy-controller's tester (slow to build cold: about 15 and 8
 # minutes on 2 cores; built once: delete them from .cache/tools to rebuild),
 # and slsa-verifier for the VSA interop test (about a minute).
-engines: $(TOOLS)/kubectl-kyverno $(TOOLS)/policy-tester $(TOOLS)/slsa-verifier
+engines: $(TOOLS)/kubectl-kyverno $(TOOLS)/policy-tester $(TOOLS)/slsa-verifier $(TOOLS)/cosign2
 
 $(TOOLS)/kubectl-kyverno:
 	bash scripts/build-engine.sh github.com/kyverno/kyverno $(KYVERNO_VERSION) cmd/cli/kubectl-kyverno $@
@@ -61,6 +62,11 @@ $(TOOLS)/policy-tester:
 # slsa-verifier, whose verify-vsa must accept harden's key-signed VSAs.
 $(TOOLS)/slsa-verifier:
 	bash scripts/build-engine.sh github.com/slsa-framework/slsa-verifier/v2 $(SLSA_VERIFIER_VERSION) cli/slsa-verifier $@
+
+# cosign v2, the line many users still run, for the compatibility tests
+# (e2e/cosign2_test.go, docs/compatibility.md).
+$(TOOLS)/cosign2:
+	bash scripts/build-engine.sh github.com/sigstore/cosign/v2 $(COSIGN2_VERSION) cmd/cosign $@
 
 # Full suite: real registry, real Debian base, real wheels, runc. The core
 # end-to-end tests fail rather than skip when their parts are missing.
@@ -104,6 +110,19 @@ bench: setup registry fixtures bench-tools
 vet:
 	gofmt -l . | (! grep .) && $(GO) vet ./...
 
+# Man pages of every command, generated from the command tree.
+MAN ?= $(CURDIR)/.cache/man
+man:
+	$(GO) run ./cmd/harden docs man $(MAN)
+
+# harden's own release (docs/release-checklist.md): binaries for linux and
+# darwin on amd64 and arm64, SHA256SUMS, its Sigstore bundle and the SLSA
+# provenance, in release/. VERSION defaults to the tag at HEAD.
+VERSION ?=
+DIST_FLAGS ?=
+dist:
+	$(GO) run ./tools/dist -out $(CURDIR)/release $(if $(VERSION),-version $(VERSION)) $(DIST_FLAGS)
+
 clean:
 	bash scripts/registry.sh stop
-	rm -rf .cache/bin .cache/demo dist
+	rm -rf .cache/bin .cache/demo dist release

@@ -123,7 +123,7 @@ func BenchmarkSignAttest(b *testing.B) {
 				if err := os.WriteFile(tok, []byte(st.Issuer.Token(b, "bench@example.com")), 0o600); err != nil {
 					b.Fatal(err)
 				}
-				common := append([]string{"--config", cfg, "--out", res.Out, "--release", relPath, "--storage", storage, "--identity-token-file", tok}, trust...)
+				common := append([]string{"--config", cfg, "--out", res.Out, "--record", relPath, "--storage", storage, "--identity-token-file", tok}, trust...)
 				randomPhase()
 				b.StartTimer()
 				runTool(b, home, harden, append([]string{"sign"}, common...)...)

@@ -78,7 +78,7 @@ step "admission policies for this image and this Sigstore"
 mkdir -p "$work/policy"
 for engine in kyverno policy-controller; do
   "$HARDEN" policy generate --config "$work/harden.yaml" --engine "$engine" "${identity[@]}" \
-    --insecure-ignore-tlog --out "$work/policy/$engine.yaml"
+    --insecure-ignore-tlog --output-file "$work/policy/$engine.yaml"
 done
 if [ -x "$TOOLS/kubectl-kyverno" ]; then
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: pgcli, namespace: default}\nspec:\n  containers:\n    - {name: pgcli, image: "%s"}\n' \

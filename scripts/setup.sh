@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages harden's tests and demo need. Idempotent.
 set -euo pipefail
-pkgs=(runc skopeo docker-registry git ca-certificates curl iproute2 util-linux python3-pip)
+pkgs=(runc skopeo docker-registry git ca-certificates curl iproute2 util-linux python3-pip jq)
 # The fixtures are built from `apt-get download`: refresh package lists that
 # are missing or stale (a superseded version would 404).
 if [ "$(id -u)" -eq 0 ] && [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -360 2>/dev/null | head -n1)" ]; then

@@ -47,6 +47,9 @@ written. The creation date of each platform's image, old and new, shows how
 far the base moved. --dry-run shows the edits without writing them.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.configErr != nil {
+				return g.configErr
+			}
 			o.ConfigPath, o.Registry = g.config, g.registry()
 			res, err := baseupdate.Update(cmd.Context(), o)
 			if err != nil {

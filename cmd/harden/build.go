@@ -9,6 +9,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/dist"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -34,7 +35,7 @@ times come from SOURCE_DATE_EPOCH, or the commit time when that is unset.`,
 			}
 			return g.emit(rec, func(w io.Writer) {
 				for _, pl := range rec.Platforms {
-					fmt.Fprintf(w, "%-14s %s (%d wheels, python %s)\n", pl.Platform, pl.Digest, len(pl.Wheels), pl.Python.Version)
+					fmt.Fprintf(w, "%-14s %s (%s, python %s)\n", pl.Platform, pl.Digest, wording.Count(len(pl.Wheels), "wheel"), pl.Python.Version)
 				}
 				fmt.Fprintf(w, "index          %s\n", rec.Digest)
 			})

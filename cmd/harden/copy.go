@@ -8,6 +8,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/relocate"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 func newCopyCmd(g *globals) *cobra.Command {
@@ -77,7 +78,7 @@ func renderCopy(w io.Writer, r *relocate.Result) {
 	for _, o := range r.Objects {
 		switch o.Status {
 		case relocate.StatusMerged:
-			fmt.Fprintf(w, "  merged tag %s: added %d entries to those already there\n", o.Ref, o.Added)
+			fmt.Fprintf(w, "  merged tag %s: added %s to those already there\n", o.Ref, wording.Count(o.Added, "entry", "entries"))
 		case relocate.StatusUpdated:
 			fmt.Fprintf(w, "  completed the descriptors of fallback tag %s\n", o.Ref)
 		}

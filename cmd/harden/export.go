@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/export"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -25,16 +25,16 @@ harden verify --layout DIR --offline --trusted-root FILE.`,
 			if dir == "" {
 				return errs.Input(errors.New("--out DIR is required"))
 			}
-			ref, err := name.NewDigest(a[0])
+			ref, err := digestArg(cmd, a[0])
 			if err != nil {
-				return errs.Input(fmt.Errorf("%s: export needs IMAGE@sha256:<digest> (%w)", a[0], err))
+				return err
 			}
 			res, err := export.Export(cmd.Context(), g.registry(), ref, dir)
 			if err != nil {
 				return err
 			}
 			return g.emit(res, func(w io.Writer) {
-				fmt.Fprintf(w, "%s -> %s (%d referrers, %d cosign tags)\n", res.Image, res.Layout, res.Referrers, res.Tags)
+				fmt.Fprintf(w, "%s -> %s (%s, %s)\n", res.Image, res.Layout, wording.Count(res.Referrers, "referrer"), wording.Count(res.Tags, "cosign tag"))
 			})
 		},
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lockcheck"
 	"github.com/harden-dev/harden/internal/resolve"
+	"github.com/harden-dev/harden/internal/upstream"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 // lockFlags are harden lock's flags.
@@ -24,13 +26,20 @@ type lockFlags struct {
 	upgradePackages []string
 	dryRun          bool
 	check           bool
+	trustedRoot     string
+	offline         bool
+}
+
+// upstreamSettings is how the locked files' attestations are found and verified.
+func (f *lockFlags) upstreamSettings() upstream.Settings {
+	return upstream.Settings{TrustedRoot: f.trustedRoot, Offline: f.offline}
 }
 
 func (f *lockFlags) params(g *globals) resolve.Params {
 	return resolve.Params{
 		ConfigPath: g.config, OutputFile: f.outputFile, WheelDir: f.wheelDir, IndexURL: f.indexURL, CacheDir: f.cacheDir,
 		PythonVersion: f.pythonVersion, Glibc: f.glibc, Upgrade: f.upgrade, UpgradePackages: f.upgradePackages,
-		DryRun: f.dryRun, Registry: g.registry(), Log: g.logf,
+		DryRun: f.dryRun, Upstream: f.upstreamSettings(), Registry: g.registry(), Log: g.logf,
 	}
 }
 
@@ -50,9 +59,20 @@ With --check it writes nothing and checks the existing lock instead: for
 every platform, each requirement of requirements.in and of every locked
 wheel's METADATA (markers evaluated) is pinned at a version it accepts, and
 every pin has a sha256 hash and a wheel. harden release runs this first.
-"harden lock diff" compares two locks for review.`,
+"harden lock diff" compares two locks for review.
+
+Both verify the PEP 740 attestations the index serves for each locked file
+(Sigstore, against the public-good root or --trusted-root) and apply the
+upstream: policy of harden.yaml; the publisher recorded in the lock is
+expected on the next lock unless --upgrade-package names the package. The
+lock records each file's publisher and log entry as comments pip ignores.
+With --wheel-dir or --offline, attestations come from the cache an earlier
+lock against the index filled (docs/upstream.md).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.configErr != nil {
+				return g.configErr
+			}
 			if f.check {
 				return runLockCheck(cmd, g, &f)
 			}
@@ -74,6 +94,8 @@ every pin has a sha256 hash and a wheel. harden release runs this first.
 	fl.StringArrayVar(&f.upgradePackages, "upgrade-package", nil, "move only this package (repeatable); others keep their pins where they can")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the lock instead of writing it")
 	fl.BoolVar(&f.check, "check", false, "change nothing: check that the lock is complete and consistent for every platform (exit 1 if not)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted root JSON the attestations are verified against (default: public good via TUF)")
+	fl.BoolVar(&f.offline, "offline", false, "no network: resolve from --wheel-dir, attestations from the cache only, trusted root from --trusted-root")
 	cmd.AddCommand(newLockDiffCmd(g))
 	return cmd
 }
@@ -90,8 +112,9 @@ func runLockCheck(cmd *cobra.Command, g *globals, f *lockFlags) error {
 	if err != nil {
 		return err
 	}
+	up := f.upstreamSettings()
 	rep, err := lockcheck.Run(cmd.Context(), lockcheck.Params{Project: pr, WheelDir: f.wheelDir, IndexURL: f.indexURL, CacheDir: f.cacheDir,
-		PythonVersion: f.pythonVersion, Glibc: f.glibc, Registry: g.registry()})
+		PythonVersion: f.pythonVersion, Glibc: f.glibc, Registry: g.registry(), Upstream: &up})
 	if err != nil {
 		return err
 	}
@@ -111,9 +134,12 @@ func writeLockReport(w io.Writer, rep *resolve.Report) {
 	for _, c := range rep.Changes {
 		fmt.Fprintln(w, c)
 	}
+	if rep.Upstream != nil {
+		rep.Upstream.WriteText(w)
+	}
 	verb := "wrote"
 	if !rep.Written {
 		verb = "would write"
 	}
-	fmt.Fprintf(w, "%s %s: %d packages for %s, %d changed\n", verb, rep.Path, rep.Packages, strings.Join(rep.Platforms, ", "), len(rep.Changes))
+	fmt.Fprintf(w, "%s %s: %s for %s, %d changed\n", verb, rep.Path, wording.Count(rep.Packages, "package"), strings.Join(rep.Platforms, ", "), len(rep.Changes))
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lockdiff"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 func newLockDiffCmd(g *globals) *cobra.Command {
@@ -20,7 +21,10 @@ func newLockDiffCmd(g *globals) *cobra.Command {
 hash-locked requirements files, and the red flags a reviewer must look at:
 files that changed behind an unchanged version (hashes-changed), new packages
 that are not direct requirements (new-transitive), pins that now apply to fewer
-platforms or list fewer files (coverage-lost), and changed markers.
+platforms or list fewer files (coverage-lost), changed markers, and upstream
+provenance the locks record: attestations by another Trusted Publisher
+(publisher-changed), a package attested before that no longer is
+(attestation-lost), a new package without attestation (new-unattested).
 
 With --git REV it compares LOCK (default: the lock harden.yaml names) as of
 that git revision with the working copy, e.g. harden lock diff --git main.
@@ -49,7 +53,7 @@ It exits 0 whatever it finds, or 1 on a red flag with --fail-on-red-flags.`,
 				return err
 			}
 			if failOnRedFlags && r.Risky() {
-				return errs.Check(fmt.Errorf("%d red flag(s) in the lock diff; review them before accepting the lock", len(r.RedFlags)))
+				return errs.Check(fmt.Errorf("%s in the lock diff; review them before accepting the lock", wording.Count(len(r.RedFlags), "red flag")))
 			}
 			return nil
 		},

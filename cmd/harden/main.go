@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/logs"
@@ -39,6 +40,9 @@ type globals struct {
 	// flags are the running command's, set before it runs, so that
 	// shared option code can tell a flag given as 0 from one left out.
 	flags *pflag.FlagSet
+	// configErr says why no harden.yaml was found when --config was not
+	// given; config is then DefaultPath, which does not exist.
+	configErr error
 }
 
 func main() {
@@ -58,15 +62,21 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "harden",
 		Short:         "Build, test, publish, sign and verify hardened container images",
+		Long:          "Build, test, publish, sign and verify hardened container images.\n\n" + envHelp(),
 		Version:       g.build.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.flags = cmd.Flags()
-			switch {
-			case g.output == "text" || g.output == "json":
-			case g.output == "sarif" && cmd.Annotations["sarif"] != "":
-			default:
+			if err := applyEnv(g.flags, os.Getenv); err != nil {
+				return err
+			}
+			if !g.flags.Changed("config") {
+				if g.config, g.configErr = config.Discover(os.Getenv, "."); g.configErr != nil {
+					g.config = config.DefaultPath // commands that run without one see it missing
+				}
+			}
+			if !slices.Contains(outputFormats(cmd), g.output) {
 				return errs.Input(fmt.Errorf("--output %q: use text or json (and sarif for scan)", g.output))
 			}
 			if g.debug {
@@ -86,18 +96,19 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, a []string) error {
 		if len(a) > 0 {
-			return errs.Input(fmt.Errorf("unknown command %q; see harden --help", a[0]))
+			return unknownCommand(cmd, a[0])
 		}
 		return cmd.Help()
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errs.Input(err) })
-	root.PersistentFlags().StringVar(&g.config, "config", config.DefaultPath, "image definition (harden.yaml)")
+	root.SetFlagErrorFunc(flagError)
+	root.PersistentFlags().StringVar(&g.config, "config", "", "image definition (default: $HARDEN_CONFIG, else ./harden.yaml, else ./image/harden.yaml)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "report format: text or json (scan: also sarif)")
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every registry request and response to stderr (credentials redacted)")
 	root.AddCommand(newBuildCmd(g), newTestCmd(g), newPublishCmd(g), newBaseCmd(g),
-		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newCopyCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g), newVersionCmd(g), newBumpCmd(g), newLockCmd(g))
+		newSBOMCmd(g), newSignCmd(g), newAttestCmd(g), newKeygenCmd(g), newConformanceCmd(g), newVerifyCmd(g), newExportCmd(g), newCopyCmd(g), newReleaseCmd(g), newLintCmd(g), newPinCmd(g), newRebuildCmd(g), newPolicyCmd(g), newScanCmd(g), newVersionCmd(g), newBumpCmd(g), newLockCmd(g), newSignBlobCmd(g), newVerifyBlobCmd(g), newInitCmd(g))
+	wireCLI(root, g) // after every AddCommand
 	return root
 }
 
@@ -105,6 +116,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
+			if len(a) > 0 && cmd.HasAvailableSubCommands() {
+				return unknownCommand(cmd, a[0])
+			}
 			return errs.Input(fmt.Errorf("%w; see %s --help", err, cmd.CommandPath()))
 		}
 		return nil
@@ -112,6 +126,9 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 func (g *globals) load(ctx context.Context, lockOverride string) (*project.Project, error) {
+	if g.configErr != nil {
+		return nil, g.configErr
+	}
 	return project.Load(ctx, g.config, lockOverride)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/pin"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 func newLintCmd(g *globals) *cobra.Command {
@@ -35,7 +36,7 @@ It exits 1 when it finds one.`,
 				return err
 			}
 			if len(fs) > 0 {
-				return errs.Check(fmt.Errorf("%d image reference(s) not pinned by digest; run harden pin %s", len(fs), strings.Join(a, " ")))
+				return errs.Check(fmt.Errorf("%s not pinned by digest; run harden pin %s", wording.Count(len(fs), "image reference"), strings.Join(a, " ")))
 			}
 			return nil
 		},

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/harden-dev/harden/internal/admission"
 	"github.com/harden-dev/harden/internal/config"
@@ -29,7 +33,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 	var ignoreTlog, ratify bool
 	var idf verify.IdentityFlags
 	gen := &cobra.Command{
-		Use:   "generate --engine kyverno|policy-controller|gatekeeper|ratify [--out FILE]",
+		Use:   "generate --engine kyverno|policy-controller|gatekeeper|ratify [--output-file FILE]",
 		Short: "Write an admission policy for the image in harden.yaml",
 		Long: `Generate writes an engine's native admission policy for the repository of
 harden.yaml (or --repository, repeatable).
@@ -53,12 +57,18 @@ says which engine versions read which.
 on one SLSA verification summary instead: a VSA for the image's digest,
 signed by the verifier (the identity flags, or --key cosign.pub), with
 verificationResult PASSED, --require-level or a higher level, verified
-within --max-vsa-age.`,
+within --max-vsa-age.
+
+The policy is written as YAML to --output-file or stdout; -o json writes
+the same objects as JSON (several as a v1 List, which kubectl applies).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.configErr != nil {
+				return g.configErr
+			}
 			c, err := config.Load(g.config)
 			if err != nil {
-				return err
+				return errs.Input(err)
 			}
 			p := admission.ParamsFor(c)
 			if len(repos) > 0 {
@@ -99,7 +109,10 @@ within --max-vsa-age.`,
 	f := gen.Flags()
 	f.StringVar(&engine, "engine", "", "admission engine: kyverno, policy-controller, gatekeeper or ratify")
 	f.BoolVar(&ratify, "ratify", false, "gatekeeper: also require a signature that Ratify accepts (install Ratify with --engine ratify values)")
-	f.StringVar(&out, "out", "", "write to this file (default: stdout)")
+	f.StringVar(&out, "output-file", "", "write the policy to this file (default: stdout)")
+	// --out names a directory on every other command.
+	f.StringVar(&out, "out", "", "write the policy to this file")
+	_ = f.MarkDeprecated("out", "use --output-file")
 	f.StringSliceVar(&repos, "repository", nil, "govern these repositories instead of repository: in harden.yaml")
 	f.StringSliceVar(&exempt, "exempt-image", nil, "let this image through (exact, or a prefix ending in *)")
 	f.StringVar(&format, "format", admission.FormatLegacy, "signature format the engine reads: legacy (cosign tags) or bundle (Sigstore bundles, OCI 1.1)")
@@ -134,6 +147,11 @@ func writePolicy(g *globals, engine string, p admission.Params, trustedRoot, out
 	if err != nil {
 		return err
 	}
+	if g.output == "json" {
+		if b, err = yamlToJSON(b); err != nil {
+			return fmt.Errorf("policy as JSON: %w", err)
+		}
+	}
 	if out == "" || out == "-" {
 		_, err := g.stdout.Write(b)
 		return err
@@ -143,6 +161,30 @@ func writePolicy(g *globals, engine string, p admission.Params, trustedRoot, out
 	}
 	g.logf("wrote %s", out)
 	return nil
+}
+
+// yamlToJSON renders the YAML documents of a policy as JSON: one object,
+// or a v1 List of several, as kubectl reads them.
+func yamlToJSON(b []byte) ([]byte, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var docs []any
+	for {
+		var d any
+		if err := dec.Decode(&d); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			docs = append(docs, d)
+		}
+	}
+	var v any = map[string]any{"apiVersion": "v1", "kind": "List", "items": docs}
+	if len(docs) == 1 {
+		v = docs[0]
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	return append(out, '\n'), err
 }
 
 // vsaParams sets up a --from-vsa policy: the verifier from the identity

@@ -31,6 +31,7 @@ their recorded URLs unless --wheel-dir or --index-url name a copy.`,
 			if err != nil {
 				return err
 			}
+			o.Rerun = func(image string) string { return rerun(cmd, image) }
 			ro := rf.o
 			ro.Verify, ro.Log = o, g.logf
 			res, err := rebuild.Run(cmd.Context(), ro)

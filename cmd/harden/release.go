@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -12,6 +13,7 @@ import (
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/release"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 func newReleaseCmd(g *globals) *cobra.Command {
@@ -30,13 +32,11 @@ with one signature and one attestation of each type. Nothing is signed until
 the whole index is in the registry, and tags move only after verification.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch progress {
-			case "auto", "live", "plain":
-			default:
+			if !slices.Contains(release.ProgressModes(), progress) {
 				return errs.Input(fmt.Errorf("--progress %q: use auto, live or plain", progress))
 			}
 			if f.release != "" {
-				return errs.Input(fmt.Errorf("--release is for harden sign and attest; harden release writes <out>/release.json itself"))
+				return errs.Input(fmt.Errorf("--record is for harden sign and attest; harden release writes <out>/release.json itself"))
 			}
 			pr, err := g.load(cmd.Context(), lockFile)
 			if err != nil {
@@ -65,7 +65,7 @@ the whole index is in the registry, and tags move only after verification.`,
 			}
 			rec, stages, err := release.Run(cmd.Context(), o)
 			if live != nil {
-				live.Close()
+				live.Close() // erases the live lines: the table below replaces them
 			}
 			if g.output == "json" {
 				out := map[string]any{"type": "result", "stages": stages, "dryRun": o.DryRun}
@@ -91,11 +91,12 @@ the whole index is in the registry, and tags move only after verification.`,
 	}
 	fl := cmd.Flags()
 	f.register(cmd)
-	_ = fl.MarkHidden("release")
+	_ = fl.MarkHidden("record")
 	fl.StringVar(&lockFile, "lock", "", "lock file (default: lock: in harden.yaml)")
 	fl.StringVar(&o.WheelDir, "wheel-dir", "", "take wheels from this directory instead of an index (offline)")
 	fl.StringVar(&o.IndexURL, "index-url", "", "PEP 503/691 simple index (default: the lock's, the config's, then PyPI)")
 	fl.StringVar(&o.CacheDir, "cache-dir", "", "wheel cache (default: user cache dir)")
+	fl.StringVar(&o.Scan.DB.Path, "db", "", "scan stage: a local grype v6 database, its directory or an archive (default: scan.db in harden.yaml, else download grype's)")
 	fl.StringVar(&o.Runtime, "runtime", "", "smoke-test runtime: runc, docker, podman or chroot (default: first usable)")
 	fl.StringVar(&o.Repository, "repo", "", "target repository (default: repository: in harden.yaml)")
 	fl.StringSliceVar(&o.Tags, "tag", nil, "tag the index once it has verified (a convenience; deploy by digest)")
@@ -113,9 +114,10 @@ func renderRelease(w io.Writer, rec *release.Record) {
 		fmt.Fprintf(w, "  %-14s %s\n", p.Platform, p.Digest)
 	}
 	fmt.Fprintf(w, "signer    %s\n", rec.Signer.String())
-	fmt.Fprintf(w, "entries   %d signature(s), %d attestation(s), verified (%d checks)\n", len(rec.Signatures), len(rec.Attestations), rec.Verification.Checks)
+	fmt.Fprintf(w, "entries   %s, %s, verified (%s)\n", wording.Count(len(rec.Signatures), "signature"),
+		wording.Count(len(rec.Attestations), "attestation"), wording.Count(rec.Verification.Checks, "check"))
 	for _, p := range rec.Pinned {
-		fmt.Fprintf(w, "pinned    %s (%d reference(s))\n", p.Path, p.Changes)
+		fmt.Fprintf(w, "pinned    %s (%s)\n", p.Path, wording.Count(p.Changes, "reference"))
 	}
 	fmt.Fprintf(w, "\nverify:\n  %s\nrun:\n  %s\n", rec.Verification.Command, rec.Deploy.KubectlRun)
 }

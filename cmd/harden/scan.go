@@ -55,7 +55,7 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 				return errs.Input(errors.New("--out keeps the reports of an image scan for harden attest --type vuln; it does not apply to --sbom"))
 			}
 			if len(a) == 1 {
-				if _, err := scan.ParseImage(a[0]); err != nil {
+				if _, err := digestArg(cmd, a[0]); err != nil {
 					return err
 				}
 			}
@@ -72,11 +72,11 @@ scanning. Defaults come from scan: in harden.yaml when it exists.`,
 			if !flags.Changed("vex") {
 				vex = sc.VEX
 			}
-			if !flags.Changed("db") {
-				dbo.Path = sc.DB
+			if !flags.Changed("db") && sc.DB != "" {
+				dbo.Path, dbo.PathInConfig = sc.DB, true
 			}
 			if !flags.Changed("max-db-age") && sc.MaxDBAge.Duration > 0 {
-				dbo.MaxAge = sc.MaxDBAge.Duration
+				dbo.MaxAge, dbo.MaxAgeInConfig = sc.MaxDBAge.Duration, true
 			}
 			gate := scan.Gate{IncludeUnfixed: includeUnfixed}
 			if gate.FailOn, err = scan.ParseSeverity(failOn); err != nil {
@@ -152,7 +152,7 @@ func scanDefaults(path string) (config.Scan, error) {
 		if errors.As(err, &ce) && errors.Is(ce.Err, fs.ErrNotExist) {
 			return config.Scan{FailOn: config.DefaultFailOn}, nil
 		}
-		return config.Scan{}, err
+		return config.Scan{}, errs.Input(err)
 	}
 	return c.ScanSettings(), nil
 }

@@ -30,7 +30,10 @@ type signFlags struct {
 func (f *signFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", dist.Default, "build output directory (build.json, oci/, release.json)")
-	fl.StringVar(&f.release, "release", "", "release record (default: <out>/release.json)")
+	fl.StringVar(&f.release, "record", "", "release record path (default: <out>/release.json)")
+	// --record, as harden publish names the file it writes.
+	fl.StringVar(&f.release, "release", "", "release record path")
+	_ = fl.MarkDeprecated("release", "use --record")
 	fl.StringVar(&f.storage, "storage", "", "both, referrers or legacy (default: storage: in harden.yaml, else both)")
 	fl.StringVar(&f.sp.IdentityToken, "identity-token", "", "OIDC identity token for keyless signing (prefer --identity-token-file)")
 	fl.StringVar(&f.sp.IdentityTokenFile, "identity-token-file", "", "file holding the OIDC identity token")
@@ -106,7 +109,9 @@ func newAttestCmd(g *globals) *cobra.Command {
 		Long: `Attest makes in-toto statements for the published image: SLSA v1 provenance
 (subjects: the index and each platform manifest), and an SPDX 2.3 and a
 CycloneDX 1.6 SBOM per platform (cross-checked against the lock). Each is
-signed once and attached to every subject it names.`,
+signed once and attached to every subject it names. --type vuln attests the
+vulnerability scan (cosign's vuln predicate) from the reports that
+harden scan --out wrote to <out>/scan/.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ts, err := attest.ParseTypes(types)
@@ -129,7 +134,7 @@ signed once and attached to every subject it names.`,
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringSliceVar(&types, "type", nil, "slsaprovenance1, spdxjson, cyclonedx (repeatable; default: all)")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "slsaprovenance1, spdxjson, cyclonedx or vuln (repeatable; default: all but vuln, which needs the reports harden scan --out writes)")
 	return cmd
 }
 

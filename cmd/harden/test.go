@@ -16,9 +16,15 @@ func newTestCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test",
 		Short: "Run the smoke tests inside the built image as its own user",
-		Long: `Test checks the image config (non-root numeric user, entrypoint) and runs each
-smoke test of harden.yaml in the built image with runc (as root), docker or
-podman, or chroot as a last resort.`,
+		Long: `Test checks the image config (non-root numeric user, entrypoint), checks that
+the entrypoint's program is an executable file in the image for that user
+(found on the image's PATH, symlinks followed inside the image), and runs
+each smoke test of harden.yaml in the built image with runc (as root),
+docker or podman, or chroot as a last resort.
+
+Without smoke tests it runs the entrypoint once with test.defaultArgs
+(default --version), requires exit code 0 and warns that nothing else was
+checked.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := smoke.CheckRuntime(runtime); err != nil {
@@ -38,6 +44,9 @@ podman, or chroot as a last resort.`,
 			}
 			if err := g.emit(rep, func(w io.Writer) { renderSmoke(w, rep) }); err != nil {
 				return err
+			}
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(g.stderr, "WARNING: %s\n", w)
 			}
 			if rep.Failed() {
 				return errs.Check(fmt.Errorf("smoke tests: %w", errCheckFailed))
@@ -60,6 +69,9 @@ func renderSmoke(w io.Writer, rep *smoke.Report) {
 		line := fmt.Sprintf("%s  %s", status, c.Name)
 		if c.Stdout != "" {
 			line += fmt.Sprintf(" → %q", firstLineOf(c.Stdout))
+		}
+		if c.Detail != "" {
+			line += " → " + c.Detail
 		}
 		if c.Reason != "" {
 			line += ": " + c.Reason

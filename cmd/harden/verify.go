@@ -19,6 +19,7 @@ import (
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/verify"
 	"github.com/harden-dev/harden/internal/vsa"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 // verifyFlags are the flags verify and rebuild share.
@@ -43,7 +44,7 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&o.SourceRepo, "source-repo", "", "require this source repository in the provenance")
 	f.StringVar(&o.SourceRef, "source-ref", "", "require this source revision (with --source-repo)")
 	f.StringArrayVar(&o.Policies, "policy", nil, "extra Rego policy file or directory (repeatable; package harden, deny/warn rules)")
-	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply the shipped policy/pgcli.rego")
+	f.BoolVar(&o.NoDefaultPolicy, "no-default-policy", false, "do not apply harden's built-in default Rego policy")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept signatures without a transparency log entry (legacy storage with Rekor v2, air-gapped keys)")
 	f.StringVar(&o.Vuln.MaxSeverity, "max-severity", "", "require a signed vulnerability scan with nothing worse than this: none, unknown, negligible, low, medium, high or critical (fixable findings only unless --include-unfixed)")
 	f.BoolVar(&o.Vuln.IncludeUnfixed, "include-unfixed", false, "with --max-severity, also count findings that have no fix")
@@ -163,6 +164,7 @@ be obtained.`,
 			if err != nil {
 				return err
 			}
+			o.Rerun = func(image string) string { return rerun(cmd, image) }
 			so, err := sf.options(cmd.Context(), g, o)
 			if err != nil {
 				return err
@@ -230,7 +232,7 @@ func (s *summaryFlags) add(f *pflag.FlagSet) {
 func (s *summaryFlags) options(ctx context.Context, g *globals, o verify.Options) (*verify.SummaryOptions, error) {
 	if !s.on {
 		for _, f := range []string{"vsa-identity-token-file", "vsa-key", "signing-config", "storage"} {
-			if g.changed(f) {
+			if g.given(f) {
 				return nil, errs.Input(fmt.Errorf("--%s applies with --attest-vsa", f))
 			}
 		}
@@ -270,7 +272,7 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 		fmt.Fprintf(w, "WARN  %-15s %s\n", "policy", m)
 	}
 	if n := len(rep.Ignored); n > 0 {
-		fmt.Fprintf(w, "NOTE  %-15s %d registry entr(ies) could not be read as signatures or attestations and were skipped (the list and reasons: --output json)\n", "ignored", n)
+		fmt.Fprintf(w, "NOTE  %-15s %s could not be read as signatures or attestations and were skipped (the list and reasons: --output json)\n", "ignored", wording.Count(n, "registry entry", "registry entries"))
 	}
 	if a := rep.VSA; a != nil {
 		attached := 0
@@ -279,12 +281,12 @@ func renderVerify(w io.Writer, rep *verify.Report) {
 				attached++
 			}
 		}
-		fmt.Fprintf(w, "VSA   %-15s signed by %s, %d entr(ies) attached, %d already present (%s)\n", "summary", a.Identity, attached, len(a.Entries)-attached, a.Storage)
+		fmt.Fprintf(w, "VSA   %-15s signed by %s, %s attached, %d already present (%s)\n", "summary", a.Identity, wording.Count(attached, "entry", "entries"), len(a.Entries)-attached, a.Storage)
 	}
 	if rep.Verified {
 		fmt.Fprintln(w, "verified")
 	} else {
-		fmt.Fprintf(w, "NOT verified: %d check(s) failed\n", len(rep.Failed()))
+		fmt.Fprintf(w, "NOT verified: %s failed\n", wording.Count(len(rep.Failed()), "check"))
 	}
 }
 

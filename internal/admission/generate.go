@@ -21,6 +21,9 @@ const (
 	FormatBundle = "bundle" // Sigstore bundles as OCI 1.1 referrers
 )
 
+// Formats are the values --format accepts, default first.
+func Formats() []string { return []string{FormatLegacy, FormatBundle} }
+
 // What the policies require; they match what harden attests (see
 // docs/buildtype.md and docs/signing.md).
 const (

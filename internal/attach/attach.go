@@ -48,6 +48,9 @@ const (
 	Legacy    Storage = "legacy"
 )
 
+// Storages are the storage settings ParseStorage accepts, default first.
+func Storages() []string { return []string{string(Both), string(Referrers), string(Legacy)} }
+
 // ParseStorage reads a storage setting ("" = both).
 func ParseStorage(s string) (Storage, error) {
 	switch Storage(s) {

@@ -36,6 +36,9 @@ const (
 // AllTypes are the attestations a release carries.
 var AllTypes = []string{TypeSLSA, TypeSPDX, TypeCycloneDX}
 
+// Types are the values --type accepts: AllTypes and TypeVuln.
+func Types() []string { return []string{TypeSLSA, TypeSPDX, TypeCycloneDX, TypeVuln} }
+
 // ParseTypes checks --type values.
 func ParseTypes(ts []string) ([]string, error) {
 	if len(ts) == 0 {

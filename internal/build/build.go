@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -122,10 +123,11 @@ func Build(ctx context.Context, o Options) (v1.ImageIndex, *buildrecord.Record, 
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var adds []mutate.IndexAddendum
+	var der derivedEntrypoint
 	for i := range base.Platforms {
 		p := &base.Platforms[i]
 		logf("%s: installing wheels", p.Name)
-		img, prec, err := buildPlatform(ctx, o, lay, p, requested, rec)
+		img, prec, err := buildPlatform(ctx, o, lay, p, requested, rec, &der)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -177,7 +179,7 @@ type installedWheel struct {
 	size  int64    // bytes of its regular files
 }
 
-func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *baseimage.Platform, requested map[string]bool, rec *buildrecord.Record) (v1.Image, *buildrecord.PlatformRecord, error) {
+func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *baseimage.Platform, requested map[string]bool, rec *buildrecord.Record, der *derivedEntrypoint) (v1.Image, *buildrecord.PlatformRecord, error) {
 	c, logf := o.Config, o.Log
 	fs := p.FS
 	t, err := p.Target(c)
@@ -201,6 +203,7 @@ func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *
 	scheme := wheel.Scheme{Purelib: env.Purelib, Platlib: env.Platlib, Scripts: env.Scripts, Data: env.Data, Headers: env.Headers}
 	var installed []installedWheel
 	var total int64
+	scripts := map[string][]string{} // top-level console scripts, when harden.yaml names no entrypoint
 	for _, pk := range picks {
 		sum, err := lockedHash(pk)
 		if err != nil {
@@ -230,6 +233,11 @@ func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *
 		if !sameName(inst.Name, pk.Req.Name) {
 			return nil, nil, errs.Input(fmt.Errorf("%s declares project %q in its METADATA but the lock pins %q; the file is mislabelled: remove it from the index", pk.File.Filename, inst.Name, pk.Req.Name))
 		}
+		if len(c.Entrypoint) == 0 && requested[pk.Req.Key] {
+			if scripts[pk.Req.Key], err = consoleScripts(fh, size, path.Base(inst.DistInfo)); err != nil {
+				return nil, nil, errs.Input(fmt.Errorf("read the console scripts of %s: %w", pk.File.Filename, err))
+			}
+		}
 		iw := installedWheel{pick: pk, files: inst.Files}
 		for _, f := range inst.Files {
 			if e, ok := wheelTree.Get(f); ok {
@@ -241,7 +249,12 @@ func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *
 				units.BytesSize(float64(limits.MaxInstalledSize)), units.BytesSize(float64(iw.size)), pk.File.Filename))
 		}
 		installed = append(installed, iw)
-		prec.Wheels = append(prec.Wheels, buildrecord.WheelRecord{Name: pk.Req.Key, Version: pk.Req.Version, Filename: pk.File.Filename, SHA256: sum, URL: pk.File.URL})
+		prec.Wheels = append(prec.Wheels, buildrecord.WheelRecord{Name: pk.Req.Key, Version: pk.Req.Version, Filename: pk.File.Filename, SHA256: sum, URL: pk.File.URL,
+			Upstream: buildrecord.UpstreamOf(pk.Req, sum)})
+	}
+	entrypoint, err := resolveEntrypoint(o, rec.Requirements, scripts, p.Name, der)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := shadowBaseDists(fs, wheelTree, scheme, picks); err != nil {
 		return nil, nil, err
@@ -309,7 +322,7 @@ func buildPlatform(ctx context.Context, o Options, lay buildrecord.Layering, p *
 	ncf = ncf.DeepCopy()
 	ncf.Created = created
 	ncf.Config.User = fmt.Sprintf("%d:%d", c.User.UID, c.User.GID)
-	ncf.Config.Entrypoint = append([]string(nil), c.Entrypoint...)
+	ncf.Config.Entrypoint = entrypoint
 	ncf.Config.Cmd = append([]string(nil), c.Cmd...)
 	ncf.Config.WorkingDir = firstNonEmpty(c.WorkingDir, home)
 	ncf.Config.Env = mergeEnv(ncf.Config.Env, c.Env, home)

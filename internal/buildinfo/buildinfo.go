@@ -4,6 +4,7 @@
 package buildinfo
 
 import (
+	"regexp"
 	"runtime/debug"
 	"strings"
 )
@@ -70,4 +71,26 @@ func (i Info) String() string {
 		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
 	}
 	return b.String()
+}
+
+// releaseTag is a release version, not a pseudo-version.
+var releaseTag = regexp.MustCompile(`^v\d+\.\d+\.\d+(-(alpha|beta|rc)[0-9.]*)?$`)
+
+// SourceRef is the ref of harden's repository this binary was built
+// from: its release tag, else its commit when the tree was clean, else
+// main.
+func (i Info) SourceRef() string {
+	switch {
+	case releaseTag.MatchString(i.Version):
+		return i.Version
+	case len(i.Commit) == 40 && !i.Modified:
+		return i.Commit
+	}
+	return "main"
+}
+
+// DocURL is the page at path (e.g. "docs/vsa.md") of harden's repository
+// as of this binary, so help links describe the harden that prints them.
+func (i Info) DocURL(path string) string {
+	return "https://github.com/harden-dev/harden/blob/" + i.SourceRef() + "/" + path
 }

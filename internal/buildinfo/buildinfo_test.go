@@ -33,3 +33,24 @@ func TestFrom(t *testing.T) {
 		}
 	}
 }
+
+// Help links point at the docs of the harden that prints them.
+func TestDocURL(t *testing.T) {
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	for _, tc := range []struct {
+		info Info
+		ref  string
+	}{
+		{Info{Version: "v1.4.0", Commit: commit}, "v1.4.0"},
+		{Info{Version: "v1.5.0-rc.1"}, "v1.5.0-rc.1"},
+		{Info{Version: "v1.5.0-rc1"}, "v1.5.0-rc1"},
+		{Info{Version: "dev-0123456789ab", Commit: commit}, commit},
+		{Info{Version: "dev-0123456789ab-dirty", Commit: commit, Modified: true}, "main"},
+		{Info{Version: "v0.0.0-20261203120000-0123456789ab"}, "main"},
+		{Info{Version: "dev"}, "main"},
+	} {
+		if got, want := tc.info.DocURL("docs/vsa.md"), "https://github.com/harden-dev/harden/blob/"+tc.ref+"/docs/vsa.md"; got != want {
+			t.Errorf("%+v: %s, want %s", tc.info, got, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/layer"
+	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/pyenv"
 )
 
@@ -99,6 +100,34 @@ type WheelRecord struct {
 	Filename string `json:"filename"`
 	SHA256   string `json:"sha256"`
 	URL      string `json:"url"`
+	// Upstream is what harden lock verified of the file's PEP 740
+	// attestations; nil when the lock records nothing for it.
+	Upstream *Upstream `json:"upstream,omitempty"`
+}
+
+// Upstream is a wheel's upstream provenance as the lock records it.
+type Upstream struct {
+	// Attested is false when the index offered no attestation.
+	Attested       bool           `json:"attested"`
+	Publisher      lock.Publisher `json:"publisher,omitzero"`
+	LogIndex       int64          `json:"logIndex,omitempty"`
+	IntegratedTime time.Time      `json:"integratedTime,omitzero"`
+	Timestamp      time.Time      `json:"timestamp,omitzero"`
+}
+
+// UpstreamOf returns the lock's record of the file with sha256 hex digest
+// sum in r, or nil when it has none.
+func UpstreamOf(r lock.Requirement, sum string) *Upstream {
+	fp, ok := r.ProvenanceOf(sum)
+	if !ok {
+		return nil
+	}
+	u := &Upstream{Attested: fp.Attested}
+	if fp.Attested {
+		u.Publisher, u.LogIndex = fp.Publisher, fp.LogIndex
+		u.IntegratedTime, u.Timestamp = fp.IntegratedTime.UTC(), fp.Timestamp.UTC()
+	}
+	return u
 }
 
 // BaseRecord is the pinned base image.

@@ -12,6 +12,8 @@ var (
 	configType   = reflect.TypeFor[Config]()
 	durationType = reflect.TypeFor[Duration]()
 	sizeType     = reflect.TypeFor[Size]()
+	// packageSetType is upstream.require: all, or a list of names.
+	packageSetType = reflect.TypeFor[PackageSet]()
 )
 
 // maxNodes bounds the work of checking a document whose aliases expand
@@ -86,6 +88,10 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, field string) {
 	case t == sizeType:
 		if _, err := parseSize(n); err != nil {
 			c.fail(n, field, err.Error(), `write bytes or a binary unit, e.g. "64MiB" or "16GiB"`)
+		}
+	case t == packageSetType:
+		if _, err := parsePackageSet(n); err != nil {
+			c.fail(n, field, err.Error(), "write all, or a list of package names such as [requests, urllib3]")
 		}
 	case t.Kind() == reflect.Pointer:
 		c.check(n, t.Elem(), field)

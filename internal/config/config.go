@@ -21,6 +21,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// docs/config-reference.md and docs/harden.schema.json describe these types.
+//go:generate go run ./internal/genconfigdoc
+
 // DefaultPath is where commands look for the image definition.
 const DefaultPath = "image/harden.yaml"
 
@@ -32,9 +35,12 @@ const (
 	DefaultIndexURL     = "https://pypi.org/simple/"
 	DefaultUID          = 10001
 	DefaultGID          = 10001
-	DefaultEntrypoint   = "pgcli"
 	DefaultSmokeTimeout = 60 * time.Second
 )
+
+// DefaultTestArg is the argument of the one run harden test makes when
+// harden.yaml has no smoke tests and no test.defaultArgs.
+const DefaultTestArg = "--version"
 
 // Config is a parsed harden.yaml.
 type Config struct {
@@ -51,7 +57,7 @@ type Config struct {
 	Index        Index             `yaml:"index"`
 	Python       Python            `yaml:"python"`
 	User         User              `yaml:"user"`
-	Entrypoint   []string          `yaml:"entrypoint"` // default [pgcli]
+	Entrypoint   []string          `yaml:"entrypoint,omitempty"` // default: the top-level requirement's console script (docs/test.md)
 	Cmd          []string          `yaml:"cmd"`
 	Env          map[string]string `yaml:"env"`
 	WorkingDir   string            `yaml:"workingDir"`
@@ -67,6 +73,15 @@ type Config struct {
 	Scan Scan `yaml:"scan"`
 	// Build lays wheels into layers and bounds what they install.
 	Build Build `yaml:"build"`
+	// Test tunes harden test beyond the smoke tests.
+	Test Test `yaml:"test"`
+	// Run is the one-off pod a release suggests (release.json
+	// deploy.kubectlRun): what follows the image's entrypoint, and its
+	// environment.
+	Run Run `yaml:"run"`
+	// Upstream is the policy harden lock applies to the PEP 740
+	// attestations (upstream provenance) of the locked wheels.
+	Upstream Upstream `yaml:"upstream"`
 }
 
 // Build tunes the image's wheel layers and size limits. Sizes are bytes
@@ -212,21 +227,75 @@ type Source struct {
 	Revision string `yaml:"revision"`
 }
 
-// SmokeTest runs the built image once and checks what it did.
+// SmokeTest runs the built image once, as its user, with no network,
+// and checks what it did.
 type SmokeTest struct {
-	Name       string   `yaml:"name"`
-	Entrypoint []string `yaml:"entrypoint"` // override; empty = image entrypoint
-	Args       []string `yaml:"args"`
-	Expect     Expect   `yaml:"expect"`
-	Timeout    Duration `yaml:"timeout"` // default 60s
+	// Name identifies the test in reports.
+	Name string `yaml:"name"`
+	// Entrypoint replaces the image's entrypoint; empty runs the image's.
+	Entrypoint []string `yaml:"entrypoint"`
+	// Args follow the entrypoint; with neither set, the image's cmd does.
+	Args []string `yaml:"args"`
+	// Stdin is written to the process's standard input, which is then
+	// closed; empty gives it an empty input.
+	Stdin string `yaml:"stdin"`
+	// Env sets environment variables on top of the image's (a name the
+	// image sets is replaced).
+	Env map[string]string `yaml:"env"`
+	// Expect is what the run must show; at least one field is required.
+	Expect Expect `yaml:"expect"`
+	// Timeout bounds the run; default 60s.
+	Timeout Duration `yaml:"timeout"`
 }
 
-// Expect is what a smoke test must observe. ExitCode is always checked.
+// Expect is what a smoke test must observe. ExitCode is always checked
+// (default 0); each other field is checked when not empty. Exact
+// comparisons ignore trailing line breaks of the output; regular
+// expressions use Go's RE2 syntax and match anywhere unless anchored
+// ((?m) makes ^ and $ match at line ends).
 type Expect struct {
-	ExitCode       int    `yaml:"exitCode"`
-	Stdout         string `yaml:"stdout"` // exact, after trimming one trailing newline
+	// ExitCode is the exit status the process must return, 0 to 255.
+	ExitCode int `yaml:"exitCode"`
+	// Stdout is the whole standard output, exactly.
+	Stdout string `yaml:"stdout"`
+	// StdoutContains must occur in the standard output.
 	StdoutContains string `yaml:"stdoutContains"`
-	StdoutRegexp   string `yaml:"stdoutRegexp"`
+	// StdoutRegexp must match the standard output (Go RE2 syntax).
+	StdoutRegexp string `yaml:"stdoutRegexp"`
+	// Stderr is the whole standard error, exactly.
+	Stderr string `yaml:"stderr"`
+	// StderrContains must occur in the standard error.
+	StderrContains string `yaml:"stderrContains"`
+	// StderrRegexp must match the standard error (Go RE2 syntax).
+	StderrRegexp string `yaml:"stderrRegexp"`
+}
+
+// Test configures harden test beyond the smoke tests.
+type Test struct {
+	// DefaultArgs are the arguments of the one run harden test makes
+	// when smoke: is empty: it runs the entrypoint with them and requires
+	// exit code 0. Default [--version]; [] runs the entrypoint alone.
+	DefaultArgs *[]string `yaml:"defaultArgs,omitempty"`
+}
+
+// TestArgs is test.defaultArgs with its default applied.
+func (c *Config) TestArgs() []string {
+	if c.Test.DefaultArgs == nil {
+		return []string{DefaultTestArg}
+	}
+	return append([]string{}, *c.Test.DefaultArgs...)
+}
+
+// Run is the suggested "kubectl run" of a release. Values are written
+// into a shell command line: "$NAME" and "${NAME}" are left for the
+// shell that runs it to expand; everything else is quoted literally.
+type Run struct {
+	// Args follow the image's entrypoint (after "--"), e.g.
+	// [--host, $DB_HOST, --port, "5432"].
+	Args []string `yaml:"args"`
+	// Env are environment variables of the pod (kubectl run --env),
+	// written in name order.
+	Env map[string]string `yaml:"env"`
 }
 
 // Duration is a time.Duration written in YAML as a string like "30s".
@@ -361,7 +430,7 @@ func Parse(data []byte, path string) (*Config, error) {
 		if !hasExpectation(ck.present, fmt.Sprintf("smoke[%d].expect", i)) {
 			errs = append(errs, &Error{Path: path, Line: ck.lines[fmt.Sprintf("smoke[%d]", i)], Field: fmt.Sprintf("smoke[%d]", i),
 				Problem: fmt.Sprintf("test %q has no expectation", t.Name),
-				Fix:     "add expect: with exitCode, stdout, stdoutContains or stdoutRegexp"})
+				Fix:     "add expect: with exitCode, stdout, stdoutContains, stdoutRegexp, stderr, stderrContains or stderrRegexp"})
 		}
 	}
 	if err := c.validate(ck.present); err != nil {
@@ -416,6 +485,10 @@ func (c *Config) dropEmpty() {
 		return s
 	}
 	c.Platforms, c.Entrypoint, c.Cmd = nilIfEmpty(c.Platforms), nilIfEmpty(c.Entrypoint), nilIfEmpty(c.Cmd)
+	c.Run.Args = nilIfEmpty(c.Run.Args)
+	if len(c.Run.Env) == 0 {
+		c.Run.Env = nil
+	}
 	c.Scan.VEX = nilIfEmpty(c.Scan.VEX)
 	if len(c.Env) == 0 {
 		c.Env = nil
@@ -428,6 +501,9 @@ func (c *Config) dropEmpty() {
 	}
 	for i := range c.Smoke {
 		c.Smoke[i].Entrypoint, c.Smoke[i].Args = nilIfEmpty(c.Smoke[i].Entrypoint), nilIfEmpty(c.Smoke[i].Args)
+		if len(c.Smoke[i].Env) == 0 {
+			c.Smoke[i].Env = nil
+		}
 	}
 }
 
@@ -468,9 +544,6 @@ func (c *Config) applyDefaults(present map[string]bool) {
 	}
 	if absent("user.home", c.User.Home == "") && c.User.Name != "" {
 		c.User.Home = "/home/" + c.User.Name
-	}
-	if absent("entrypoint", len(c.Entrypoint) == 0) {
-		c.Entrypoint = []string{DefaultEntrypoint}
 	}
 	if absent("scan.failOn", c.Scan.FailOn == "") {
 		c.Scan.FailOn = DefaultFailOn

@@ -123,7 +123,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(c.Platforms, []string{"linux/amd64"}) || c.Requirements != "requirements.in" || c.Lock != "requirements.lock" ||
-		c.Index.URL != "https://pypi.org/simple/" || !reflect.DeepEqual(c.Entrypoint, []string{"pgcli"}) ||
+		c.Index.URL != "https://pypi.org/simple/" || c.Entrypoint != nil ||
 		c.User != (User{Name: "pgcli", UID: 10001, GID: 10001, Home: "/home/pgcli"}) ||
 		c.Smoke[0].Timeout.Duration != 60*time.Second || c.Dir != "image" || c.Path != "image/harden.yaml" {
 		t.Errorf("defaults: %+v", c)
@@ -135,7 +135,7 @@ func TestDefaults(t *testing.T) {
 	}
 	// Null values count as absent.
 	c, err = Parse([]byte(minimal+"platforms:\nuser:\nentrypoint: ~\n"), "h.yaml")
-	if err != nil || len(c.Platforms) != 1 || c.User.UID != 10001 || len(c.Entrypoint) != 1 {
+	if err != nil || len(c.Platforms) != 1 || c.User.UID != 10001 || c.Entrypoint != nil {
 		t.Errorf("null fields: %+v %v", c, err)
 	}
 	// Go-built configs get the same defaults.
@@ -166,7 +166,7 @@ func TestValidationErrors(t *testing.T) {
 		name, doc, field string
 		contains         []string
 	}{
-		{"name missing", drop("name"), "name", []string{"missing", "pgcli"}},
+		{"name missing", drop("name"), "name", []string{"missing", "e.g. myapp"}},
 		{"name uppercase", set("name", "PgCLI"), "name", []string{`"PgCLI" is not a valid name`, "lowercase"}},
 		{"version missing", drop("version"), "version", []string{"missing", "4.3.0-r1"}},
 		{"version not a tag", set("version", `"4.3.0 r1"`), "version", []string{"cannot be an image tag"}},

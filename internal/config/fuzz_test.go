@@ -23,7 +23,7 @@ func FuzzConfigParse(f *testing.F) {
 		if _, err := c.BaseRef(); err != nil {
 			t.Fatalf("accepted config has a bad base: %v", err)
 		}
-		if len(c.Platforms) == 0 || c.User.UID <= 0 || c.User.GID <= 0 || len(c.Entrypoint) == 0 || c.Index.URL == "" {
+		if len(c.Platforms) == 0 || c.User.UID <= 0 || c.User.GID <= 0 || c.Index.URL == "" {
 			t.Fatalf("defaults missing: %+v", c)
 		}
 		for _, s := range c.Smoke {

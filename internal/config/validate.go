@@ -81,9 +81,9 @@ func (c *Config) validate(present map[string]bool) error {
 
 	switch {
 	case c.Name == "":
-		v.add("name", "missing", "set name: to the image's name, e.g. pgcli")
+		v.add("name", "missing", "set name: to the image's name, e.g. myapp")
 	case !nameRE.MatchString(c.Name) || len(c.Name) > 128:
-		v.add("name", fmt.Sprintf("%q is not a valid name", c.Name), "use lowercase letters, digits, '.', '_' and '-', e.g. pgcli")
+		v.add("name", fmt.Sprintf("%q is not a valid name", c.Name), "use lowercase letters, digits, '.', '_' and '-', e.g. myapp")
 	}
 	switch {
 	case c.Version == "":
@@ -110,8 +110,9 @@ func (c *Config) validate(present map[string]bool) error {
 
 	c.validateUser(v)
 
-	if len(c.Entrypoint) == 0 {
-		v.add("entrypoint", "empty", "name the program to run, e.g. entrypoint: [pgcli]")
+	// Left out, the build derives it; written empty, it is a mistake.
+	if len(c.Entrypoint) == 0 && present["entrypoint"] {
+		v.add("entrypoint", "empty", fmt.Sprintf("name the program to run, e.g. entrypoint: [%s], or remove the line to use the console script of the top-level requirement", nonEmpty(c.Name, "app")))
 	}
 	for i, e := range c.Entrypoint {
 		if e == "" {
@@ -124,7 +125,7 @@ func (c *Config) validate(present map[string]bool) error {
 		}
 	}
 	if c.WorkingDir != "" && !path.IsAbs(c.WorkingDir) {
-		v.add("workingDir", fmt.Sprintf("%q is not absolute", c.WorkingDir), "use an absolute path such as /home/pgcli")
+		v.add("workingDir", fmt.Sprintf("%q is not absolute", c.WorkingDir), "use an absolute path such as /home/"+nonEmpty(c.User.Name, "app"))
 	}
 	for _, k := range sortedKeys(c.Labels) {
 		if strings.TrimSpace(k) == "" {
@@ -133,11 +134,37 @@ func (c *Config) validate(present map[string]bool) error {
 	}
 	if c.Source.URL != "" {
 		if u, err := url.Parse(c.Source.URL); err != nil || u.Scheme == "" || u.Host == "" {
-			v.add("source.url", fmt.Sprintf("%q is not an absolute URL", c.Source.URL), "use the repository's URL, e.g. https://github.com/example/pgcli-container")
+			v.add("source.url", fmt.Sprintf("%q is not an absolute URL", c.Source.URL), "use the repository's URL, e.g. https://github.com/example/"+nonEmpty(c.Name, "app"))
 		}
 	}
 	c.validateSmoke(v)
+	c.validateTestRun(v)
+	c.validateUpstream(v, present)
 	return errors.Join(v.errs...)
+}
+
+// validateTestRun checks test: and run:.
+func (c *Config) validateTestRun(v *validator) {
+	if a := c.Test.DefaultArgs; a != nil {
+		for i, s := range *a {
+			if strings.ContainsRune(s, 0) {
+				v.add(fmt.Sprintf("test.defaultArgs[%d]", i), "contains a NUL byte", "remove it")
+			}
+		}
+	}
+	for i, s := range c.Run.Args {
+		if strings.ContainsAny(s, "\r\n\x00") {
+			v.add(fmt.Sprintf("run.args[%d]", i), "contains a line break or NUL byte", "write the argument on one line: it becomes part of a one-line kubectl run command")
+		}
+	}
+	for _, k := range sortedKeys(c.Run.Env) {
+		if !envNameRE.MatchString(k) {
+			v.add("run.env."+k, fmt.Sprintf("%q is not a valid environment variable name", k), "use letters, digits and '_', not starting with a digit")
+		}
+		if strings.ContainsAny(c.Run.Env[k], "\r\n\x00") {
+			v.add("run.env."+k, "the value contains a line break or NUL byte", "write the value on one line: it becomes part of a one-line kubectl run command")
+		}
+	}
 }
 
 type validator struct {
@@ -160,7 +187,7 @@ func (c *Config) validateRepository(v *validator) {
 	last := r[strings.LastIndex(r, "/")+1:]
 	switch {
 	case r == "":
-		v.add("repository", "missing", "set repository: to where releases go, e.g. ghcr.io/example/pgcli")
+		v.add("repository", "missing", "set repository: to where releases go, e.g. ghcr.io/example/"+nonEmpty(c.Name, "app"))
 	case strings.Contains(r, "@"):
 		v.add("repository", fmt.Sprintf("%q contains a digest", r), fmt.Sprintf("remove it: use %s", r[:strings.Index(r, "@")]))
 	case strings.Contains(last, ":") && strings.Contains(r, "/"):
@@ -168,7 +195,7 @@ func (c *Config) validateRepository(v *validator) {
 	default:
 		if _, err := name.NewRepository(r); err != nil {
 			v.errs = append(v.errs, &Error{Path: v.path, Field: "repository", Problem: fmt.Sprintf("%q is not a valid repository: %v", r, err),
-				Fix: "use registry/namespace/name in lowercase, e.g. ghcr.io/example/pgcli", Err: err})
+				Fix: "use registry/namespace/name in lowercase, e.g. ghcr.io/example/app", Err: err})
 		}
 	}
 }
@@ -234,9 +261,9 @@ func (c *Config) validateUser(v *validator) {
 	u := c.User
 	switch {
 	case u.Name == "":
-		v.add("user.name", "empty", "name the runtime user, e.g. pgcli")
+		v.add("user.name", "empty", "name the runtime user, e.g. "+nonEmpty(c.Name, "app"))
 	case u.Name == "root":
-		v.add("user.name", "runtime user must be non-root", "use an unprivileged user such as "+nonEmpty(c.Name, "pgcli"))
+		v.add("user.name", "runtime user must be non-root", "use an unprivileged user such as "+nonEmpty(c.Name, "app"))
 	case !userRE.MatchString(u.Name):
 		v.add("user.name", fmt.Sprintf("%q is not a valid user name", u.Name), "use lowercase letters, digits, '_' and '-' (at most 32), starting with a letter")
 	}
@@ -253,7 +280,7 @@ func (c *Config) validateUser(v *validator) {
 		v.add("user.gid", fmt.Sprintf("%d is above %d, the largest gid Kubernetes accepts", u.GID, flagcheck.MaxID), fmt.Sprintf("use an unprivileged group id such as %d", DefaultGID))
 	}
 	if u.Home == "" || !path.IsAbs(u.Home) {
-		v.add("user.home", fmt.Sprintf("%q is not an absolute path", u.Home), "use e.g. /home/"+nonEmpty(u.Name, "pgcli"))
+		v.add("user.home", fmt.Sprintf("%q is not an absolute path", u.Home), "use e.g. /home/"+nonEmpty(u.Name, "app"))
 	}
 }
 
@@ -262,7 +289,7 @@ func (c *Config) validateSmoke(v *validator) {
 	for i, t := range c.Smoke {
 		field := fmt.Sprintf("smoke[%d]", i)
 		if t.Name == "" {
-			v.add(field+".name", "missing", "give every smoke test a name, e.g. pgcli --version")
+			v.add(field+".name", "missing", "give every smoke test a name, e.g. prints its version")
 		} else if first, dup := seen[t.Name]; dup {
 			v.add(field+".name", fmt.Sprintf("%q is also the name of smoke[%d]", t.Name, first), "give every smoke test its own name")
 		} else {
@@ -276,10 +303,18 @@ func (c *Config) validateSmoke(v *validator) {
 		if t.Expect.ExitCode < 0 || t.Expect.ExitCode > 255 {
 			v.add(field+".expect.exitCode", fmt.Sprintf("%d is not an exit code", t.Expect.ExitCode), "use 0 to 255")
 		}
-		if t.Expect.StdoutRegexp != "" {
-			if _, err := regexp.Compile(t.Expect.StdoutRegexp); err != nil {
-				v.errs = append(v.errs, &Error{Path: v.path, Field: field + ".expect.stdoutRegexp", Problem: fmt.Sprintf("does not compile: %v", err),
+		for _, f := range [][2]string{{"stdoutRegexp", t.Expect.StdoutRegexp}, {"stderrRegexp", t.Expect.StderrRegexp}} {
+			if f[1] == "" {
+				continue
+			}
+			if _, err := regexp.Compile(f[1]); err != nil {
+				v.errs = append(v.errs, &Error{Path: v.path, Field: field + ".expect." + f[0], Problem: fmt.Sprintf("does not compile: %v", err),
 					Fix: "use Go regexp syntax (RE2), e.g. '^Version: \\d+'", Err: err})
+			}
+		}
+		for _, k := range sortedKeys(t.Env) {
+			if !envNameRE.MatchString(k) {
+				v.add(field+".env."+k, fmt.Sprintf("%q is not a valid environment variable name", k), "use letters, digits and '_', not starting with a digit")
 			}
 		}
 		if t.Timeout.Duration <= 0 {

@@ -49,6 +49,8 @@ type Release struct {
 	Deploy       *Deploy        `json:"deploy,omitempty"`
 	Stages       []StageResult  `json:"stages,omitempty"`
 	Pinned       []PinnedFile   `json:"pinned,omitempty"`
+	// Upstream summarises the lock's upstream provenance records.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // Platform is one platform manifest as pushed.

@@ -24,6 +24,10 @@ type Requirement struct {
 	OtherHashes []string // "sha384:<hex>"/"sha512:<hex>", in file order, deduplicated
 	Via         []string // from "# via" comments, if any
 	Line        int      // 1-based line of the requirement
+	// Provenance is what harden lock verified of each file's upstream
+	// attestations ("# provenance:" comments), sorted by filename; nil
+	// when the lock records none.
+	Provenance []FileProvenance
 }
 
 // File is a parsed requirements.lock.
@@ -70,6 +74,10 @@ type lockParser struct {
 	probs []problem
 	seen  map[string]int // key + "\x00" + marker → line
 	inVia bool           // inside a multi-line "# via" list
+	line  int            // physical line of the comment being read
+	// orphan is set when the last requirement line was refused: its
+	// comments are not checked against the pin before it.
+	orphan bool
 }
 
 func parseLock(data []byte, path string) (*File, error) {
@@ -111,6 +119,7 @@ func (p *lockParser) last() *Requirement {
 }
 
 func (p *lockParser) logical(ll logicalLine) {
+	p.line = ll.first
 	if ll.comment {
 		p.comment(strings.TrimLeft(ll.text, " \t")[1:])
 		return
@@ -130,7 +139,9 @@ func (p *lockParser) logical(ll logicalLine) {
 		}
 		return
 	}
-	if p.requirement(ll, args, opts) && cmt != "" {
+	added := p.requirement(ll, args, opts)
+	p.orphan = !added
+	if added && cmt != "" {
 		p.comment(cmt)
 	}
 }
@@ -142,6 +153,9 @@ func (p *lockParser) comment(raw string) {
 	c := strings.TrimSpace(raw)
 	last := p.last()
 	switch {
+	case strings.HasPrefix(c, provenancePrefix):
+		p.inVia = false
+		p.provenance(last, strings.TrimPrefix(c, provenancePrefix))
 	case c == "via":
 		p.inVia = last != nil
 	case strings.HasPrefix(c, "via "):
@@ -154,6 +168,24 @@ func (p *lockParser) comment(raw string) {
 	default:
 		p.inVia = false
 	}
+}
+
+// provenance reads a "# provenance:" comment into the pin above it.
+func (p *lockParser) provenance(last *Requirement, text string) {
+	if p.orphan {
+		return
+	}
+	if last == nil {
+		p.probs = append(p.probs, problem{line: p.line, problem: "a provenance comment comes before any pin", fix: fixRelock})
+		return
+	}
+	fp, err := parseProvenance(text, last)
+	if err != nil {
+		p.probs = append(p.probs, problem{line: p.line, problem: fmt.Sprintf("%s: malformed provenance comment: %v", last.Name, err), fix: fixRelock + " (it writes these comments)", err: err})
+		return
+	}
+	last.Provenance = append(last.Provenance, fp)
+	SortProvenance(last.Provenance)
 }
 
 func addVia(r *Requirement, list string) {

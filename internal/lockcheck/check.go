@@ -19,6 +19,7 @@ import (
 	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
+	"github.com/harden-dev/harden/internal/upstream"
 	"github.com/harden-dev/harden/internal/wheel"
 	"github.com/harden-dev/harden/internal/wheels"
 )
@@ -69,6 +70,9 @@ type Report struct {
 	Lock     string         `json:"lock"`
 	Targets  []TargetReport `json:"targets"`
 	Warnings []Problem      `json:"warnings"`
+	// Upstream is the provenance check, when one was asked for: its
+	// violations fail the check.
+	Upstream *upstream.Report `json:"upstream,omitempty"`
 }
 
 // Err returns nil when no target has a problem, else an errs.Check error
@@ -78,6 +82,11 @@ func (r *Report) Err() error {
 	for _, t := range r.Targets {
 		for _, p := range t.Problems {
 			lines = append(lines, t.Platform+": "+p.String())
+		}
+	}
+	if r.Upstream != nil {
+		for _, v := range r.Upstream.Violations {
+			lines = append(lines, "upstream provenance: "+v.String())
 		}
 	}
 	if len(lines) == 0 {

@@ -2,11 +2,17 @@ package lockcheck
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"sort"
+	"strings"
 
 	"github.com/harden-dev/harden/internal/baseimage"
+	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/upstream"
 	"github.com/harden-dev/harden/internal/wheels"
 )
 
@@ -23,6 +29,10 @@ type Params struct {
 	PythonVersion, Glibc string
 	Registry             *registry.Client
 	HTTPClient           *http.Client
+	// Upstream, when set, also checks the locked files' PEP 740
+	// attestations against the upstream: policy and the publishers the
+	// lock records; Offline needs WheelDir.
+	Upstream *upstream.Settings
 }
 
 // Run checks the project's lock for every platform of its base, reading
@@ -36,9 +46,78 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 			return nil, err
 		}
 	}
+	if p.Upstream != nil && p.Upstream.Offline && p.WheelDir == "" {
+		return nil, errs.Input(errors.New("--offline checks against a wheel directory: pass --wheel-dir DIR (an index needs the network)"))
+	}
 	src, cache, err := wheels.ForProject(pr, p.WheelDir, p.IndexURL, p.CacheDir, p.HTTPClient)
 	if err != nil {
 		return nil, err
 	}
-	return Check(ctx, Options{Lock: pr.Lock, Input: pr.Input, Targets: targets, Source: src, Cache: cache})
+	ms := &memoSource{Source: src, files: map[string][]wheels.File{}}
+	rep, err := Check(ctx, Options{Lock: pr.Lock, Input: pr.Input, Targets: targets, Source: ms, Cache: cache})
+	if err != nil || p.Upstream == nil {
+		return rep, err
+	}
+	indexURL := ""
+	if p.WheelDir == "" {
+		for _, u := range []string{p.IndexURL, pr.Lock.IndexURL, pr.Config.Index.URL, wheels.DefaultIndex} {
+			if u != "" {
+				indexURL = u
+				break
+			}
+		}
+	}
+	if rep.Upstream, err = checkUpstream(ctx, pr, ms, *p.Upstream, indexURL, p.CacheDir, p.HTTPClient); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// checkUpstream verifies the attestations of the locked files, with the
+// publishers the lock records pinned.
+func checkUpstream(ctx context.Context, pr *project.Project, ms *memoSource, s upstream.Settings, indexURL, cacheDir string, hc *http.Client) (*upstream.Report, error) {
+	src, err := s.Source(indexURL, cacheDir, hc)
+	if err != nil {
+		return nil, err
+	}
+	pins, err := lockedFiles(ctx, pr.Lock, ms)
+	if err != nil {
+		return nil, err
+	}
+	return upstream.Check(ctx, pins, upstream.Options{Source: src, Trust: s.Trust(), Policy: upstream.PolicyOf(pr.Config),
+		Previous: pr.Lock, Checking: true})
+}
+
+// lockedFiles names the file behind each hash of each pin: from the wheel
+// source's listing, else from the lock's provenance record. A hash
+// neither names is left out.
+func lockedFiles(ctx context.Context, lf *lock.File, src *memoSource) ([]upstream.Pin, error) {
+	var pins []upstream.Pin
+	for _, r := range lf.Requirements {
+		files, err := src.Files(ctx, r.Key)
+		if err != nil {
+			return nil, err
+		}
+		byHash := map[string]string{}
+		for _, f := range files {
+			if f.SHA256 != "" && strings.HasSuffix(f.Filename, ".whl") {
+				byHash[f.SHA256] = f.Filename
+			}
+		}
+		pin := upstream.Pin{Key: r.Key, Name: r.Name, Version: r.Version}
+		for _, h := range r.Hashes {
+			name := byHash[h]
+			if name == "" {
+				if rec, ok := r.ProvenanceOf(h); ok {
+					name = rec.Filename
+				}
+			}
+			if name != "" {
+				pin.Files = append(pin.Files, upstream.File{Filename: name, SHA256: h})
+			}
+		}
+		sort.Slice(pin.Files, func(i, j int) bool { return pin.Files[i].Filename < pin.Files[j].Filename })
+		pins = append(pins, pin)
+	}
+	return pins, nil
 }

@@ -1,7 +1,9 @@
 // Package lockdiff compares two hash-locked requirements files for review:
 // what was added, removed, upgraded or downgraded, and the red flags a
 // supply-chain reviewer must look at (files changed behind an unchanged
-// version, new transitive dependencies, platforms that lost a pin).
+// version, new transitive dependencies, platforms that lost a pin, and
+// upstream attestations recorded by harden lock that changed publisher,
+// went missing, or never were there for a new package).
 package lockdiff
 
 import (
@@ -34,13 +36,17 @@ type Change struct {
 
 // Red flag kinds, in the order a report lists them.
 const (
-	FlagHashesChanged = "hashes-changed" // files behind an unchanged version changed
-	FlagCoverageLost  = "coverage-lost"  // a pin now applies to fewer targets or lists fewer files
-	FlagMarkerChanged = "marker-changed" // a pin's environment marker changed
-	FlagNewTransitive = "new-transitive" // a new package nobody asked for directly
+	FlagHashesChanged    = "hashes-changed"    // files behind an unchanged version changed
+	FlagPublisherChanged = "publisher-changed" // the upstream attestations name another Trusted Publisher
+	FlagAttestationLost  = "attestation-lost"  // a package attested before has a file without attestation
+	FlagCoverageLost     = "coverage-lost"     // a pin now applies to fewer targets or lists fewer files
+	FlagMarkerChanged    = "marker-changed"    // a pin's environment marker changed
+	FlagNewTransitive    = "new-transitive"    // a new package nobody asked for directly
+	FlagNewUnattested    = "new-unattested"    // a new package the lock records without attestation
 )
 
-var flagOrder = map[string]int{FlagHashesChanged: 0, FlagCoverageLost: 1, FlagMarkerChanged: 2, FlagNewTransitive: 3}
+var flagOrder = map[string]int{FlagHashesChanged: 0, FlagPublisherChanged: 1, FlagAttestationLost: 2, FlagCoverageLost: 3,
+	FlagMarkerChanged: 4, FlagNewTransitive: 5, FlagNewUnattested: 6}
 
 // RedFlag is a change that needs a reviewer's attention.
 type RedFlag struct {
@@ -56,6 +62,12 @@ type RedFlag struct {
 	// Lost names the environments where the pin applied and no longer
 	// does, e.g. "linux/arm64 (Python 3.8-3.14)".
 	Lost []string `json:"lost,omitempty"`
+	// OldPublishers and NewPublishers are the Trusted Publishers the
+	// locks record as attesting the package's files; Files the files a
+	// provenance flag is about.
+	OldPublishers []string `json:"old_publishers,omitempty"`
+	NewPublishers []string `json:"new_publishers,omitempty"`
+	Files         []string `json:"files,omitempty"`
 }
 
 // Summary counts each section of a Report.
@@ -182,6 +194,7 @@ func pinOf(r lock.Requirement) Pin {
 func (d *differ) added(n lock.Requirement) {
 	p := pinOf(n)
 	d.r.Added = append(d.r.Added, p)
+	d.unattested(n)
 	if d.direct(n) {
 		return
 	}
@@ -191,6 +204,65 @@ func (d *differ) added(n lock.Requirement) {
 	}
 	d.flag(RedFlag{Kind: FlagNewTransitive, Package: n.Name, Version: n.Version, Via: n.Via,
 		Message: fmt.Sprintf("new package that is not a direct requirement (%s): review it as a new supply-chain dependency", via)})
+}
+
+// unattested flags a new package whose files the lock records without
+// an upstream attestation. A lock without provenance records (not
+// checked) says nothing either way.
+func (d *differ) unattested(n lock.Requirement) {
+	var files []string
+	for _, fp := range n.Provenance {
+		if !fp.Attested {
+			files = append(files, fp.Filename)
+		}
+	}
+	if len(files) == 0 {
+		return
+	}
+	d.flag(RedFlag{Kind: FlagNewUnattested, Package: n.Name, Version: n.Version, Files: files,
+		Message: "new package without upstream attestation (PEP 740): nothing ties its files to a source repository or publishing workflow; review where it comes from"})
+}
+
+// publishers lists the distinct publishers r's records attest, sorted.
+func publishers(r lock.Requirement) []string {
+	var out []string
+	for _, fp := range r.Provenance {
+		if s := fp.Publisher.String(); fp.Attested && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// provenance flags a pin whose attestations name another publisher than
+// before, or that has a file without attestation where the old pin was
+// attested.
+func (d *differ) provenance(o, n lock.Requirement) {
+	oldPubs, newPubs := publishers(o), publishers(n)
+	if len(oldPubs) == 0 {
+		return
+	}
+	if len(newPubs) > 0 && !slices.Equal(oldPubs, newPubs) {
+		d.flag(RedFlag{Kind: FlagPublisherChanged, Package: n.Name, Version: n.Version, OldPublishers: oldPubs, NewPublishers: newPubs,
+			Message: fmt.Sprintf("the upstream attestations were by %s and are now by %s: a changed Trusted Publisher is how a hijacked project looks; confirm the move with the project before accepting it",
+				strings.Join(oldPubs, ", "), strings.Join(newPubs, ", "))})
+	}
+	var lost []string
+	for _, h := range n.Hashes {
+		if fp, ok := n.ProvenanceOf(h); !ok || !fp.Attested {
+			name := "sha256:" + h
+			if ok {
+				name = fp.Filename
+			}
+			lost = append(lost, name)
+		}
+	}
+	if len(lost) > 0 {
+		d.flag(RedFlag{Kind: FlagAttestationLost, Package: n.Name, Version: n.Version, OldPublishers: oldPubs, Files: lost,
+			Message: fmt.Sprintf("%s %s was attested by %s; the new lock records no attestation for %s: find out why before accepting it",
+				o.Name, o.Version, strings.Join(oldPubs, ", "), strings.Join(lost, ", "))})
+	}
 }
 
 // direct reports whether r is a top-level requirement.
@@ -228,6 +300,7 @@ func (d *differ) pair(o, n lock.Requirement) {
 	if same {
 		d.hashes(o, n)
 	}
+	d.provenance(o, n)
 	d.markers(o, n)
 }
 

@@ -27,7 +27,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"versions": true, "hashes": true, "newcomers": true, "markers": true, "identical": true}
+	want := map[string]bool{"versions": true, "hashes": true, "newcomers": true, "markers": true, "identical": true, "provenance": true}
 	for _, c := range cases {
 		if !c.IsDir() {
 			continue

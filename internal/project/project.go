@@ -42,7 +42,7 @@ func Load(ctx context.Context, path, lockOverride string) (*Project, error) {
 	inPath := cfg.Resolve(cfg.Requirements)
 	in, err := lock.ParseInputFile(inPath)
 	if os.IsNotExist(err) {
-		return nil, errs.Input(fmt.Errorf("requirements file %s does not exist; create it with the top-level requirements (e.g. pgcli==4.3.0) or fix requirements: in %s", inPath, cfg.Path))
+		return nil, errs.Input(fmt.Errorf("requirements file %s does not exist; create it with the top-level requirements (one per line, e.g. <project>==<version>) or fix requirements: in %s", inPath, cfg.Path))
 	}
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("%w (requirements: in %s)", err, cfg.Path))

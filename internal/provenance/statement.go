@@ -28,6 +28,7 @@ import (
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/lock"
 )
 
 // Identifiers written into every statement.
@@ -292,7 +293,7 @@ func wheelDependencies(rec *buildrecord.Record) ([]*intoto.ResourceDescriptor, e
 	})
 	out := make([]*intoto.ResourceDescriptor, 0, len(all))
 	for _, w := range all {
-		ann, err := toStruct(wheelAnnotations{Version: w.Version, Filename: w.Filename, Platforms: w.platforms})
+		ann, err := toStruct(newWheelAnnotations(w))
 		if err != nil {
 			return nil, fmt.Errorf("provenance: wheel %s: %w", w.Filename, err)
 		}
@@ -307,6 +308,34 @@ type wheelAnnotations struct {
 	Version   string   `json:"version"`
 	Filename  string   `json:"filename"`
 	Platforms []string `json:"platforms"`
+	// The upstream record of the lock (docs/buildtype.md); absent when
+	// the build record has none.
+	PyPIAttested       *bool           `json:"pypiAttested,omitempty"`
+	PyPIPublisher      *lock.Publisher `json:"pypiPublisher,omitempty"`
+	PyPILogIndex       *int64          `json:"pypiAttestationLogIndex,omitempty"`
+	PyPIIntegratedTime string          `json:"pypiAttestationIntegratedTime,omitempty"`
+	PyPITimestamp      string          `json:"pypiAttestationTimestamp,omitempty"`
+}
+
+func newWheelAnnotations(w *wheel) wheelAnnotations {
+	a := wheelAnnotations{Version: w.Version, Filename: w.Filename, Platforms: w.platforms}
+	u := w.Upstream
+	if u == nil {
+		return a
+	}
+	a.PyPIAttested = &u.Attested
+	if !u.Attested {
+		return a
+	}
+	pub, idx := u.Publisher, u.LogIndex
+	a.PyPIPublisher, a.PyPILogIndex = &pub, &idx
+	if !u.IntegratedTime.IsZero() {
+		a.PyPIIntegratedTime = u.IntegratedTime.UTC().Format(time.RFC3339)
+	}
+	if !u.Timestamp.IsZero() {
+		a.PyPITimestamp = u.Timestamp.UTC().Format(time.RFC3339)
+	}
+	return a
 }
 
 // externalParams is buildDefinition.externalParameters: everything the

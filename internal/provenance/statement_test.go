@@ -21,6 +21,7 @@ import (
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/pyenv"
 )
 
@@ -39,13 +40,25 @@ func wheelRec(name, version, filename string) buildrecord.WheelRecord {
 		URL: "https://files.example.test/packages/" + filename}
 }
 
+// clickUpstream is the lock's record of the click wheel: attested by a
+// GitHub workflow. wcwidth's record says the index had no attestation;
+// pgcli and psycopg-binary have none.
+var clickUpstream = buildrecord.Upstream{Attested: true,
+	Publisher: lock.Publisher{Kind: lock.PublisherGitHub, Repository: "pallets/click", Workflow: "publish.yaml", Environment: "pypi"},
+	LogIndex:  148853227, IntegratedTime: time.Date(2024, 11, 15, 8, 9, 10, 0, time.UTC)}
+
 // testRecord is a two-platform build: pgcli, click and wcwidth are the
 // same files on both platforms, psycopg-binary differs per platform.
 func testRecord() *buildrecord.Record {
+	click := wheelRec("click", "8.1.7", "click-8.1.7-py3-none-any.whl")
+	cu := clickUpstream
+	click.Upstream = &cu
+	wcwidth := wheelRec("wcwidth", "0.2.13", "wcwidth-0.2.13-py2.py3-none-any.whl")
+	wcwidth.Upstream = &buildrecord.Upstream{}
 	shared := []buildrecord.WheelRecord{
-		wheelRec("wcwidth", "0.2.13", "wcwidth-0.2.13-py2.py3-none-any.whl"),
+		wcwidth,
 		wheelRec("pgcli", "4.3.0", "pgcli-4.3.0-py3-none-any.whl"),
-		wheelRec("click", "8.1.7", "click-8.1.7-py3-none-any.whl"),
+		click,
 	}
 	amd := append([]buildrecord.WheelRecord{wheelRec("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_x86_64.whl")}, shared...)
 	arm := append([]buildrecord.WheelRecord{wheelRec("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_aarch64.whl")}, shared...)
@@ -159,6 +172,14 @@ func TestStatementResolvedDependencies(t *testing.T) {
 		return rd{Name: name, URI: "https://files.example.test/packages/" + filename, Digest: sha(filename),
 			Annotations: map[string]any{"version": version, "filename": filename, "platforms": platforms}}
 	}
+	// The lock's upstream records become annotations (docs/buildtype.md).
+	click := wheel("click", "8.1.7", "click-8.1.7-py3-none-any.whl", "linux/amd64", "linux/arm64")
+	click.Annotations["pypiAttested"] = true
+	click.Annotations["pypiPublisher"] = map[string]any{"kind": "GitHub", "repository": "pallets/click", "workflow": "publish.yaml", "environment": "pypi"}
+	click.Annotations["pypiAttestationLogIndex"] = float64(148853227)
+	click.Annotations["pypiAttestationIntegratedTime"] = "2024-11-15T08:09:10Z"
+	wcwidth := wheel("wcwidth", "0.2.13", "wcwidth-0.2.13-py2.py3-none-any.whl", "linux/amd64", "linux/arm64")
+	wcwidth.Annotations["pypiAttested"] = false
 	want := []rd{
 		{Name: "base-image", URI: "index.docker.io/library/python@" + dg("base-index"), Digest: sha("base-index")},
 		{Name: "base-image", URI: "index.docker.io/library/python@" + dg("base-amd64"), Digest: sha("base-amd64"),
@@ -168,11 +189,11 @@ func TestStatementResolvedDependencies(t *testing.T) {
 		{Name: "requirements.lock", URI: "requirements.lock", Digest: sha("lock")},
 		{URI: "git+https://github.com/org/pgcli-container@" + testCommit, Digest: map[string]string{"gitCommit": testCommit}},
 		// Sorted by name then filename; shared files appear once.
-		wheel("click", "8.1.7", "click-8.1.7-py3-none-any.whl", "linux/amd64", "linux/arm64"),
+		click,
 		wheel("pgcli", "4.3.0", "pgcli-4.3.0-py3-none-any.whl", "linux/amd64", "linux/arm64"),
 		wheel("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_aarch64.whl", "linux/arm64"),
 		wheel("psycopg-binary", "3.2.3", "psycopg_binary-3.2.3-cp312-cp312-manylinux_2_17_x86_64.whl", "linux/amd64"),
-		wheel("wcwidth", "0.2.13", "wcwidth-0.2.13-py2.py3-none-any.whl", "linux/amd64", "linux/arm64"),
+		wcwidth,
 	}
 	got := plain(prov.GetBuildDefinition().GetResolvedDependencies())
 	if len(got) != len(want) {

@@ -12,6 +12,7 @@ import (
 	"github.com/harden-dev/harden/internal/provenance"
 	"github.com/harden-dev/harden/internal/wheel"
 	"github.com/harden-dev/harden/internal/wheels"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 // wheelSource is the wheel dir, the index mirror, or else the URLs the
@@ -50,10 +51,10 @@ func obtainWheels(ctx context.Context, in *provenance.Inputs, src wheels.Source,
 		files[w.SHA256] = f
 	}
 	if len(missing) > 0 {
-		return nil, errs.Unreachable(fmt.Errorf("input unavailable: %d of %d wheels cannot be obtained from %s:\n  %s\npoint --wheel-dir or --index-url at a copy that still has them",
-			len(missing), len(in.Wheels), src, strings.Join(missing, "\n  ")))
+		return nil, errs.Unreachable(fmt.Errorf("input unavailable: %d of %s cannot be obtained from %s:\n  %s\npoint --wheel-dir or --index-url at a copy that still has them",
+			len(missing), wording.Count(len(in.Wheels), "wheel"), src, strings.Join(missing, "\n  ")))
 	}
-	logf("obtained %d wheels from %s, each matching its recorded sha256", len(files), src)
+	logf("obtained %s from %s, each matching its recorded sha256", wording.Count(len(files), "wheel"), src)
 	picks := map[string][]wheels.Pick{}
 	for _, p := range in.Config.Platforms {
 		picks[p] = []wheels.Pick{}

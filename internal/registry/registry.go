@@ -259,7 +259,7 @@ func classify(err error) error {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("%w (check credentials: docker login / crane auth login, or the token's packages scope)", cleaned(err))
 		case http.StatusNotFound:
-			return errs.Input(cleaned(err))
+			return errs.Input(notFound(err, terr))
 		}
 	}
 	if errs.IsNetwork(err) {
@@ -277,6 +277,53 @@ type cleanError struct {
 
 func (e *cleanError) Error() string { return e.msg }
 func (e *cleanError) Unwrap() error { return e.err }
+
+// notFound says what a registry's 404 is about ("image R not found in
+// the registry (MANIFEST_UNKNOWN)") in place of the raw request and
+// error body go-containerregistry shows.
+func notFound(err error, terr *transport.Error) error {
+	if terr.Request == nil || terr.Request.URL == nil {
+		return cleaned(err)
+	}
+	u := terr.Request.URL
+	path := strings.TrimPrefix(u.Path, "/v2/")
+	var code string
+	if len(terr.Errors) > 0 {
+		code = string(terr.Errors[0].Code)
+	}
+	var what, ref string
+	switch {
+	case code == string(transport.NameUnknownErrorCode), strings.HasSuffix(path, "/tags/list"):
+		repo, _, _ := strings.Cut(path, "/manifests/")
+		repo = strings.TrimSuffix(repo, "/tags/list")
+		what, ref = "repository", u.Host+"/"+repo
+	case strings.Contains(path, "/manifests/"):
+		repo, r, _ := strings.Cut(path, "/manifests/")
+		sep := ":"
+		if strings.Contains(r, ":") {
+			sep = "@"
+		}
+		what, ref = "image", u.Host+"/"+repo+sep+r
+	case strings.Contains(path, "/blobs/"):
+		repo, d, _ := strings.Cut(path, "/blobs/")
+		what, ref = "blob", d+" of "+u.Host+"/"+repo
+	default:
+		return cleaned(err)
+	}
+	msg := err.Error()
+	i := strings.Index(msg, terr.Error())
+	if i < 0 {
+		return cleaned(err)
+	}
+	desc := what + " " + ref + " not found in the registry"
+	if what == "image" && strings.Contains(msg[:i], ref) {
+		desc = what + " not found in the registry"
+	}
+	if code != "" {
+		desc += " (" + code + ")"
+	}
+	return &cleanError{err: err, msg: stripMaps(msg[:i] + desc + msg[i+len(terr.Error()):])}
+}
 
 func cleaned(err error) error {
 	m := err.Error()

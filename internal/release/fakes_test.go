@@ -55,7 +55,9 @@ type world struct {
 	keyless    bool
 	findings   []scan.Finding
 	smokeFails bool
-	unverified bool
+	// smokeWarnings are the test report's warnings.
+	smokeWarnings []string
+	unverified    bool
 }
 
 func newWorld(t *testing.T) *world {
@@ -145,7 +147,8 @@ func (f fakeTester) Test(context.Context, v1.ImageIndex) (*smoke.Report, error) 
 	if err := f.w.call("test"); err != nil {
 		return nil, err
 	}
-	return &smoke.Report{Platform: "linux/amd64", Runtime: "fake", Checks: []smoke.Check{{Name: "entrypoint", Passed: !f.w.smokeFails, Reason: "exit 1"}}}, nil
+	return &smoke.Report{Platform: "linux/amd64", Runtime: "fake", Checks: []smoke.Check{{Name: "entrypoint", Passed: !f.w.smokeFails, Reason: "exit 1"}},
+		Warnings: f.w.smokeWarnings}, nil
 }
 
 type fakePublisher struct{ w *world }

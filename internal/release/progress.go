@@ -7,7 +7,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 )
+
+// ProgressModes are the values of release --progress: auto (live on a
+// terminal, plain lines elsewhere), live and plain.
+func ProgressModes() []string { return []string{"auto", "live", "plain"} }
 
 // Progress receives the life of a release as it happens. Three
 // implementations: plain lines (CI, pipes), a live display (terminal)
@@ -97,9 +104,13 @@ func (j *JSON) End(res StageResult) {
 	j.emit(Event{Type: "end", Stage: res.Stage, Status: res.Status, Seconds: res.Seconds, Message: res.Detail})
 }
 
-// Live redraws a per-stage list with elapsed times on a terminal.
+// Live redraws a per-stage list with elapsed times on a terminal. Each
+// line is cut to the terminal's width: a line that wrapped would take two
+// rows, and moving the cursor back up by the number of lines would then
+// leave a stale copy of the list above the new one.
 type Live struct {
 	w       io.Writer
+	width   int // columns
 	mu      sync.Mutex
 	lines   []liveLine
 	drawn   int
@@ -114,11 +125,27 @@ type liveLine struct {
 	secs                  float64
 }
 
-// NewLive starts the display; Close stops it.
-func NewLive(w io.Writer) *Live {
-	l := &Live{w: w, stop: make(chan struct{}), done: make(chan struct{})}
+// NewLive starts the display on w, as wide as the terminal w is (80
+// columns when that cannot be told); Close stops it.
+func NewLive(w io.Writer) *Live { return NewLiveWidth(w, terminalWidth(w)) }
+
+// NewLiveWidth starts the display on a terminal of the given width.
+func NewLiveWidth(w io.Writer, width int) *Live {
+	if width <= 0 {
+		width = 80
+	}
+	l := &Live{w: w, width: width, stop: make(chan struct{}), done: make(chan struct{})}
 	go l.tick()
 	return l
+}
+
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
+			return cols
+		}
+	}
+	return 80
 }
 
 func (l *Live) tick() {
@@ -137,13 +164,17 @@ func (l *Live) tick() {
 	}
 }
 
-// Close draws the final state and stops redrawing.
+// Close stops redrawing and erases the display, so that the final
+// table (Table), printed in its place, shows each stage once.
 func (l *Live) Close() {
 	close(l.stop)
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.draw()
+	if l.drawn > 0 {
+		fmt.Fprintf(l.w, "\x1b[%dA\x1b[J", l.drawn)
+		l.drawn = 0
+	}
 }
 
 func (l *Live) Start(stage string) {
@@ -184,14 +215,21 @@ func (l *Live) draw() {
 		if ln.status == "running" {
 			secs = time.Since(ln.start).Seconds()
 		}
-		d := ln.detail
-		if len(d) > 70 {
-			d = d[:67] + "..."
-		}
-		fmt.Fprintf(&b, "\x1b[2K%s %-8s %7s  %s\n", marks[ln.status], ln.stage, fmtSeconds(secs), d)
+		line := fmt.Sprintf("%s %-8s %7s  %s", marks[ln.status], ln.stage, fmtSeconds(secs), ln.detail)
+		fmt.Fprintf(&b, "\x1b[2K%s\n", cut(line, l.width-1))
 	}
 	l.drawn = len(l.lines)
 	io.WriteString(l.w, b.String())
+}
+
+// cut shortens s to at most n runes (one column each), ending in "…"
+// when it had more.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max(n-1, 0)]) + "…"
 }
 
 func fmtSeconds(s float64) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/harden-dev/harden/internal/attach"
 	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
@@ -175,7 +177,7 @@ func (r *run) record(ctx context.Context) (string, bool, error) {
 	rec.Verification = &dist.Verification{Verified: true, At: r.o.Now().UTC().Format(time.RFC3339), Checks: len(r.verify.report.Checks),
 		Identity: signer.String(), Command: r.verify.command, IgnoreTlog: r.verify.ignore, Warnings: r.verify.report.Warnings,
 		PolicyDigest: r.verify.report.PolicyDigest, VSA: r.verify.vsa}
-	rec.Deploy = &dist.Deploy{Image: rec.Image, KubectlRun: kubectlRun(r.o.Project.Config.Name, rec.Image)}
+	rec.Deploy = &dist.Deploy{Image: rec.Image, KubectlRun: kubectlRun(r.o.Project.Config.Name, rec.Image, r.o.Project.Config.Run)}
 	rec.Pinned = nil
 	for _, p := range r.o.Pin {
 		n, err := pinFile(p, r.repo.String(), rec.Digest)
@@ -184,6 +186,7 @@ func (r *run) record(ctx context.Context) (string, bool, error) {
 		}
 		rec.Pinned = append(rec.Pinned, dist.PinnedFile{Path: p, Changes: n})
 	}
+	rec.Upstream = dist.UpstreamSummary(r.o.Project.Lock)
 	rec.Stages = append(append([]StageResult(nil), r.results...), StageResult{Stage: StageRecord, Status: "done"})
 	if err := r.out.WriteFinal(&rec); err != nil {
 		return "", false, err
@@ -215,12 +218,55 @@ func logEntries(vs []verify.Verified) []dist.LogEntry {
 	return out
 }
 
-// kubectlRun is the seed's one-off pod, by digest.
-func kubectlRun(app, image string) string {
+// kubectlRun is a one-off pod of the image by digest, with harden.yaml's
+// run: environment and arguments.
+func kubectlRun(app, image string, run config.Run) string {
 	if app == "" {
 		app = "app"
 	}
-	return fmt.Sprintf(`kubectl run %s --rm -it --restart=Never --image=%s -- --host "$DB_HOST" --port 5432 --username "$DB_USER" "$DB_NAME"`, app, image)
+	args := []string{"kubectl", "run", app, "--rm", "-it", "--restart=Never", "--image=" + image}
+	for _, k := range slices.Sorted(maps.Keys(run.Env)) {
+		args = append(args, "--env="+k+"="+run.Env[k])
+	}
+	if len(run.Args) > 0 {
+		args = append(append(args, "--"), run.Args...)
+	}
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellWord(a)
+	}
+	return strings.Join(q, " ")
+}
+
+var shellVar = regexp.MustCompile(`^\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})`)
+
+// shellWord quotes s for a POSIX shell, leaving $NAME and ${NAME} for
+// the shell to expand: each goes in double quotes, the text around it is
+// quoted as shellJoin does.
+func shellWord(s string) string {
+	var b strings.Builder
+	lit := func(t string) {
+		if t != "" {
+			b.WriteString(shellJoin([]string{t}))
+		}
+	}
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			continue
+		}
+		if m := shellVar.FindString(s[i:]); m != "" {
+			lit(s[start:i])
+			b.WriteString(`"` + m + `"`)
+			i += len(m) - 1
+			start = i + 1
+		}
+	}
+	lit(s[start:])
+	if b.Len() == 0 {
+		return "''"
+	}
+	return b.String()
 }
 
 // pinFile rewrites references to repo in a manifest or Dockerfile.

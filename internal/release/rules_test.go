@@ -224,6 +224,39 @@ func TestChecksThatFail(t *testing.T) {
 	}
 }
 
+// logLines is a Progress that keeps the log lines.
+type logLines struct {
+	nopProgress
+	lines []string
+}
+
+func (l *logLines) Log(msg string) { l.lines = append(l.lines, msg) }
+
+// The test stage's warnings (no smoke: tests) reach the release log, and
+// the dry run says what the stage will run.
+func TestSmokeWarningsShown(t *testing.T) {
+	w := newWorld(t)
+	w.smokeWarnings = []string{"no smoke: tests are defined"}
+	o := w.options(w.project(repoA), t.TempDir())
+	o.DryRun = true
+	_, plan, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(plan, func(r StageResult) bool { return r.Stage == StageTest })
+	if i < 0 || !strings.Contains(plan[i].Detail, "no smoke: tests defined") {
+		t.Errorf("dry-run plan %+v does not say the test stage runs the entrypoint alone", plan)
+	}
+	logs := &logLines{}
+	o.DryRun, o.Progress = false, logs
+	if _, _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(logs.lines, "warning: no smoke: tests are defined") {
+		t.Errorf("release log %q has no smoke warning", logs.lines)
+	}
+}
+
 // Tags move only after verification, and a version tag never moves.
 func TestTagsAfterVerify(t *testing.T) {
 	w := newWorld(t)

@@ -15,6 +15,7 @@ import (
 	"github.com/harden-dev/harden/internal/relversion"
 	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/scan"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 // lock checks that the lock covers every requirement on every platform
@@ -44,7 +45,7 @@ func (r *run) lock(ctx context.Context) (string, bool, error) {
 	if r.inputs, err = fingerprint(pr, r.epoch, r.o.HardenVersion, r.o.WheelDir, r.o.IndexURL); err != nil {
 		return "", false, err
 	}
-	return fmt.Sprintf("%d pins consistent on %s, lock %s%s", len(pr.Lock.Requirements), strings.Join(plats, ", "), shortDigest(pr.Lock.Digest), version), false, nil
+	return fmt.Sprintf("%s consistent on %s, lock %s%s", wording.Count(len(pr.Lock.Requirements), "pin"), strings.Join(plats, ", "), shortDigest(pr.Lock.Digest), version), false, nil
 }
 
 // build reuses the output of an earlier run made from the same inputs
@@ -69,12 +70,15 @@ func (r *run) build(ctx context.Context) (string, bool, error) {
 	if err := r.saveState(); err != nil {
 		return "", false, err
 	}
-	return fmt.Sprintf("index %s, %d platform(s)", shortDigest(b.Record.Digest), len(b.Record.Platforms)), false, nil
+	return fmt.Sprintf("index %s, %s", shortDigest(b.Record.Digest), wording.Count(len(b.Record.Platforms), "platform")), false, nil
 }
 
 func (r *run) test(ctx context.Context) (string, bool, error) {
 	if r.o.DryRun {
-		return "would run " + fmt.Sprint(len(r.o.Project.Config.Smoke)) + " smoke test(s) and the user/entrypoint checks", false, nil
+		if n := len(r.o.Project.Config.Smoke); n > 0 {
+			return fmt.Sprintf("would run %s and the user/entrypoint checks", wording.Count(n, "smoke test")), false, nil
+		}
+		return "would run the entrypoint once with test.defaultArgs (no smoke: tests defined) and the user/entrypoint checks", false, nil
 	}
 	if r.state.Tested && r.state.Digest == r.built.Record.Digest {
 		return "passed earlier for " + shortDigest(r.built.Record.Digest), true, nil
@@ -92,11 +96,14 @@ func (r *run) test(ctx context.Context) (string, bool, error) {
 	if len(failed) > 0 {
 		return "", false, errs.Check(fmt.Errorf("smoke tests failed in %s (%s); nothing was pushed:\n  %s", rep.Platform, rep.Runtime, strings.Join(failed, "\n  ")))
 	}
+	for _, w := range rep.Warnings {
+		r.logf("warning: %s", w)
+	}
 	r.state.Tested = true
 	if err := r.saveState(); err != nil {
 		return "", false, err
 	}
-	return fmt.Sprintf("%d check(s) passed with %s", len(rep.Checks), rep.Runtime), false, nil
+	return fmt.Sprintf("%s passed with %s", wording.Count(len(rep.Checks), "check"), rep.Runtime), false, nil
 }
 
 // sbom makes the SPDX and CycloneDX documents (cross-checked against the
@@ -128,9 +135,9 @@ func (r *run) sbom(ctx context.Context) (string, bool, error) {
 		r.sboms = append(r.sboms, dist.SBOMRecord(d))
 	}
 	if skipped {
-		return fmt.Sprintf("%d SBOM(s) for this image already in %s", len(docs), dir), true, nil
+		return fmt.Sprintf("%s for this image already in %s", wording.Count(len(docs), "SBOM"), dir), true, nil
 	}
-	return fmt.Sprintf("%d SBOM(s) in %s, cross-checked against the lock", len(docs), dir), false, nil
+	return fmt.Sprintf("%s in %s, cross-checked against the lock", wording.Count(len(docs), "SBOM"), dir), false, nil
 }
 
 // earlierSBOMs returns every expected SBOM from the files, or nil if one
@@ -186,6 +193,8 @@ func (r *run) scanSettings() (ScanOptions, error) {
 	if o.VEX == nil {
 		o.VEX = c.VEX
 	}
+	// --db wins over scan.db; messages name whichever the path came from.
+	o.DB.PathInConfig = o.DB.Path == "" && c.DB != ""
 	if o.DB.Path == "" {
 		o.DB.Path = c.DB
 	}
@@ -195,6 +204,8 @@ func (r *run) scanSettings() (ScanOptions, error) {
 	if o.DB.Now == nil {
 		o.DB.Now = r.o.Now
 	}
+	// release has no --max-db-age: messages name harden.yaml's.
+	o.DB.MaxAgeInConfig = true
 	return o, nil
 }
 
@@ -226,7 +237,7 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 	}
 	if len(kept) == len(plats) {
 		r.scans = kept
-		return fmt.Sprintf("%d report(s) for this image already in %s", len(kept), r.out.Scans()), true, nil
+		return fmt.Sprintf("%s for this image already in %s", wording.Count(len(kept), "report"), r.out.Scans()), true, nil
 	}
 	st := r.db // opened by the preflight
 	r.logf("vulnerability database %s", dbStatus(*st))
@@ -256,8 +267,8 @@ func (r *run) scan(ctx context.Context) (string, bool, error) {
 		findings += len(pr.Report.Findings)
 		suppressed += len(pr.Report.Suppressed)
 	}
-	return fmt.Sprintf("%d finding(s), %d suppressed by VEX, none at or above %s with a fix (database built %s)",
-		findings, suppressed, so.Gate.FailOn, st.Built.Format("2006-01-02")), false, nil
+	return fmt.Sprintf("%s, %d suppressed by VEX, none at or above %s with a fix (database built %s)",
+		wording.Count(findings, "finding"), suppressed, so.Gate.FailOn, st.Built.Format("2006-01-02")), false, nil
 }
 
 // publish pushes by digest without tags: tags come only after the
@@ -356,7 +367,7 @@ func summarize(rep *attest.Report) string {
 		}
 	}
 	if attached == 0 {
-		return fmt.Sprintf("all %d entries already present and valid (%s)", present, rep.Storage)
+		return fmt.Sprintf("%s already present and valid (%s)", wording.Count(present, "entry", "entries"), rep.Storage)
 	}
 	return fmt.Sprintf("%d attached, %d already present (%s)", attached, present, rep.Storage)
 }

@@ -69,7 +69,7 @@ func Next(ctx context.Context, o Options) (*Result, error) {
 	if app == "" {
 		app = cfg.Name
 	}
-	appVersion, err := pinnedVersion(o.Lock, app)
+	appVersion, err := pinnedVersion(o.Lock, app, o.App == "")
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +97,9 @@ func Next(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// pinnedVersion is the one version the lock pins for app.
-func pinnedVersion(lf *lock.File, app string) (string, error) {
+// pinnedVersion is the one version the lock pins for app, which is the
+// image's name: in harden.yaml when byName.
+func pinnedVersion(lf *lock.File, app string, byName bool) (string, error) {
 	key := lock.NormalizeName(app)
 	var versions []string
 	for _, r := range lf.Requirements {
@@ -108,7 +109,12 @@ func pinnedVersion(lf *lock.File, app string) (string, error) {
 	}
 	switch len(versions) {
 	case 0:
-		return "", errs.Input(fmt.Errorf("%s pins no %s: name the app whose version the image carries with --app, or add it to the requirements and relock", lf.Path, app))
+		if byName {
+			// harden release --version-tag has no --app: the way out there
+			// is a version set by harden bump.
+			return "", errs.Input(fmt.Errorf("%s pins no %s (name: in harden.yaml): add it to the requirements and relock; if the app has another name, run harden bump --app NAME --write, then harden release without --version-tag", lf.Path, app))
+		}
+		return "", errs.Input(fmt.Errorf("%s pins no %s (--app): check the name, or add it to the requirements and relock", lf.Path, app))
 	case 1:
 	default:
 		return "", errs.Input(fmt.Errorf("%s pins %s at several versions (%s) under different markers; the image version needs one", lf.Path, app, strings.Join(versions, ", ")))

@@ -296,13 +296,20 @@ func TestNextInputErrors(t *testing.T) {
 	w := &world{reg: "127.0.0.1:1", dir: t.TempDir()}
 	for _, tc := range []struct {
 		name, version, pgcli, app, err string
+		imageName                      string // name: in harden.yaml, when not pgcli
 	}{
 		{name: "bad version", version: "4.3.0", pgcli: "4.3.0", err: "version: \"4.3.0\" is not <app-version>-r<N>, e.g. 4.3.0-r1"},
-		{name: "app not locked", version: "4.3.0-r1", pgcli: "4.3.0", app: "psycopg", err: "pins no psycopg: name the app whose version the image carries with --app"},
+		{name: "app not locked", version: "4.3.0-r1", pgcli: "4.3.0", app: "psycopg", err: "pins no psycopg (--app): check the name, or add it to the requirements and relock"},
+		// release --version-tag has no --app; the hint names what it can do.
+		{name: "image name not locked", version: "4.3.0-r1", pgcli: "4.3.0", imageName: "pgcli-image",
+			err: "pins no pgcli-image (name: in harden.yaml): add it to the requirements and relock; if the app has another name, run harden bump --app NAME --write, then harden release without --version-tag"},
 		{name: "untaggable pin", version: "4.3.0-r1", pgcli: "4.4.0+local", err: "cannot be an image tag"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, lf := w.project(t, tc.version, tc.pgcli, digestOf("base"))
+			if tc.imageName != "" {
+				cfg.Name = tc.imageName
+			}
 			_, err := Next(context.Background(), Options{Config: cfg, Lock: lf, App: tc.app, Offline: true})
 			if errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("got %v (exit %d), want an input error containing %q", err, errs.ExitCode(err), tc.err)

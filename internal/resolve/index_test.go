@@ -46,6 +46,12 @@ type testIndex struct {
 	mu    sync.Mutex
 	hits  map[string]int
 	srv   *httptest.Server
+	// prov are the PEP 740 provenance objects served, by filename: at
+	// /provenance/<filename>, named by the JSON page's "provenance" key
+	// when provKey is set (null for a file without one), and at PyPI's
+	// Integrity API path otherwise. Set them with serveProvenance.
+	prov    map[string][]byte
+	provKey bool
 }
 
 func sha(b []byte) string {
@@ -140,6 +146,8 @@ func (ix *testIndex) start(t testing.TB) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/simple/{project}/", ix.page)
 	mux.HandleFunc("/files/{name}", ix.file)
+	mux.HandleFunc("/provenance/{name}", ix.provenance)
+	mux.HandleFunc("/integrity/{project}/{version}/{name}/provenance", ix.integrity)
 	ix.srv = httptest.NewServer(mux) // on 127.0.0.1
 	t.Cleanup(ix.srv.Close)
 }
@@ -197,7 +205,11 @@ func (ix *testIndex) page(w http.ResponseWriter, r *http.Request) {
 		RequiresPython *string           `json:"requires-python,omitempty"`
 		CoreMetadata   any               `json:"core-metadata,omitempty"`
 		Yanked         any               `json:"yanked,omitempty"`
+		Provenance     json.RawMessage   `json:"provenance,omitempty"`
 	}
+	ix.mu.Lock()
+	provKey, prov := ix.provKey, ix.prov
+	ix.mu.Unlock()
 	var out struct {
 		Meta  map[string]string `json:"meta"`
 		Name  string            `json:"name"`
@@ -218,6 +230,12 @@ func (ix *testIndex) page(w http.ResponseWriter, r *http.Request) {
 		}
 		if f.yanked {
 			jf.Yanked = "broken"
+		}
+		if provKey {
+			jf.Provenance = json.RawMessage("null")
+			if _, ok := prov[f.filename]; ok {
+				jf.Provenance, _ = json.Marshal("../../provenance/" + f.filename)
+			}
 		}
 		out.Files = append(out.Files, jf)
 	}
@@ -246,6 +264,45 @@ func (ix *testIndex) file(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.NotFound(w, r)
+}
+
+// serveProvenance replaces the provenance objects served; viaKey names
+// them in the JSON pages' provenance key instead of the Integrity API.
+func (ix *testIndex) serveProvenance(viaKey bool, prov map[string][]byte) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.prov, ix.provKey = prov, viaKey
+}
+
+func (ix *testIndex) provenance(w http.ResponseWriter, r *http.Request) {
+	ix.hit(r.URL.Path)
+	ix.mu.Lock()
+	data, ok := ix.prov[r.PathValue("name")]
+	ix.mu.Unlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.pypi.integrity.v1+json")
+	_, _ = w.Write(data)
+}
+
+// integrity is PyPI's Integrity API: 404 for a file without provenance,
+// and for every file when the pages name provenance URLs.
+func (ix *testIndex) integrity(w http.ResponseWriter, r *http.Request) {
+	ix.hit(r.URL.Path)
+	ix.mu.Lock()
+	data, ok := ix.prov[r.PathValue("name")]
+	viaKey := ix.provKey
+	ix.mu.Unlock()
+	fn, err := wheel.ParseFilename(r.PathValue("name"))
+	if !ok || viaKey || err != nil || wheel.NormalizeName(fn.Name) != r.PathValue("project") || fn.Version != r.PathValue("version") ||
+		r.Header.Get("Accept") == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.pypi.integrity.v1+json")
+	_, _ = w.Write(data)
 }
 
 // hashOf returns the sha256 of a served file.

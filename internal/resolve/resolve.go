@@ -57,6 +57,11 @@ type Package struct {
 	Platforms []string `json:"platforms"`        // where it is needed
 	Hashes    []string `json:"hashes"`           // sha256 hex of every fitting wheel, sorted
 	Via       []string `json:"via"`              // "-r <input>" and/or parent names, sorted
+	// Files are the wheels behind Hashes, sorted by filename.
+	Files []wheels.File `json:"-"`
+	// Provenance is what harden lock verified of the files' upstream
+	// attestations (written as "# provenance:" comments).
+	Provenance []lock.FileProvenance `json:"provenance,omitempty"`
 }
 
 // Resolve picks one version of every package requirements need on any
@@ -83,7 +88,7 @@ func Resolve(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if len(res.Packages) == 0 {
-		return nil, errs.Input(fmt.Errorf("%s requires nothing on %s; list the top-level requirements in it (e.g. pgcli==4.3.0)", o.Input.Path, joinAnd(res.Platforms)))
+		return nil, errs.Input(fmt.Errorf("%s requires nothing on %s; list the top-level requirements in it (one per line, e.g. <project>==<version>)", o.Input.Path, joinAnd(res.Platforms)))
 	}
 	return res, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/upstream"
 	"github.com/harden-dev/harden/internal/wheels"
 )
 
@@ -32,9 +33,12 @@ type Params struct {
 	Upgrade         bool
 	UpgradePackages []string
 	DryRun          bool // resolve and report, write nothing
-	Registry        *registry.Client
-	HTTPClient      *http.Client
-	Log             func(format string, args ...any)
+	// Upstream says how the locked files' PEP 740 attestations are found
+	// and verified; Offline needs WheelDir.
+	Upstream   upstream.Settings
+	Registry   *registry.Client
+	HTTPClient *http.Client
+	Log        func(format string, args ...any)
 }
 
 // Report is what harden lock did.
@@ -46,11 +50,16 @@ type Report struct {
 	Changes   []Change `json:"changes"`
 	Warnings  []string `json:"warnings,omitempty"`
 	Lock      string   `json:"lock,omitempty"` // the lock text, on a dry run
+	// Upstream is the provenance coverage of the pins.
+	Upstream *upstream.Report `json:"upstream,omitempty"`
 }
 
 // Run resolves the project's requirements.in and writes the lock
 // atomically (unless DryRun). It needs no existing lock.
 func Run(ctx context.Context, p Params) (*Report, error) {
+	if p.Upstream.Offline && p.WheelDir == "" {
+		return nil, errs.Input(errors.New("--offline resolves against a wheel directory: pass --wheel-dir DIR (an index needs the network)"))
+	}
 	cfg, err := config.Load(p.ConfigPath)
 	if err != nil {
 		return nil, errs.Input(err)
@@ -58,7 +67,7 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	inPath := cfg.Resolve(cfg.Requirements)
 	in, err := lock.ParseInputFile(inPath)
 	if os.IsNotExist(err) {
-		return nil, errs.Input(fmt.Errorf("requirements file %s does not exist; create it with the top-level requirements (e.g. pgcli==4.3.0) or fix requirements: in %s", inPath, cfg.Path))
+		return nil, errs.Input(fmt.Errorf("requirements file %s does not exist; create it with the top-level requirements (one per line, e.g. <project>==<version>) or fix requirements: in %s", inPath, cfg.Path))
 	}
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("%w (requirements: in %s)", err, cfg.Path))
@@ -106,8 +115,16 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	provIndex := ""
+	if p.WheelDir == "" {
+		provIndex = firstOf(indexURL, known.IndexURL, cfg.Index.URL, wheels.DefaultIndex)
+	}
+	up, err := checkUpstream(ctx, res, prev, cfg, p, provIndex)
+	if err != nil {
+		return nil, err
+	}
 	data := Render(res)
-	rep := &Report{Path: out, Platforms: res.Platforms, Packages: len(res.Packages), Changes: Diff(prev, res), Warnings: res.Warnings}
+	rep := &Report{Path: out, Platforms: res.Platforms, Packages: len(res.Packages), Changes: Diff(prev, res), Warnings: res.Warnings, Upstream: up}
 	if p.DryRun {
 		rep.Lock = string(data)
 		return rep, nil
@@ -117,6 +134,45 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	}
 	rep.Written = true
 	return rep, nil
+}
+
+// checkUpstream verifies the upstream provenance of every locked file,
+// applies the upstream: policy with the previous lock's publishers pinned
+// (except for the packages named by --upgrade-package), and stores the
+// records in res. A violation is an errs.Check error: nothing is written.
+func checkUpstream(ctx context.Context, res *Result, prev *lock.File, cfg *config.Config, p Params, indexURL string) (*upstream.Report, error) {
+	src, err := p.Upstream.Source(indexURL, p.CacheDir, p.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	pins := make([]upstream.Pin, len(res.Packages))
+	for i, pkg := range res.Packages {
+		pins[i] = upstream.Pin{Key: pkg.Name, Name: pkg.Name, Version: pkg.Version}
+		for _, f := range pkg.Files {
+			pins[i].Files = append(pins[i].Files, upstream.File{Filename: f.Filename, SHA256: f.SHA256})
+		}
+	}
+	rep, err := upstream.Check(ctx, pins, upstream.Options{Source: src, Trust: p.Upstream.Trust(), Policy: upstream.PolicyOf(cfg),
+		Previous: prev, Release: p.UpgradePackages})
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.Err(); err != nil {
+		return nil, err
+	}
+	for i := range res.Packages {
+		res.Packages[i].Provenance = rep.Records[i]
+	}
+	return rep, nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func logf(log func(string, ...any), format string, args ...any) {

@@ -43,6 +43,9 @@ func (r *resolver) result(ctx context.Context) (*Result, error) {
 				return nil, fmt.Errorf("hash %s: %w", w.file.Filename, err)
 			}
 			hashes[h] = true
+			f := w.file
+			f.SHA256 = h
+			pkg.Files = append(pkg.Files, f)
 		}
 		pkg.Hashes = sortedKeys(hashes)
 		via := map[string]bool{}
@@ -162,6 +165,11 @@ func Render(res *Result) []byte {
 			for _, v := range p.Via {
 				b.WriteString("    #   " + v + "\n")
 			}
+		}
+		prov := append([]lock.FileProvenance(nil), p.Provenance...)
+		lock.SortProvenance(prov)
+		for _, fp := range prov {
+			b.WriteString("    # " + fp.Comment() + "\n")
 		}
 	}
 	return b.Bytes()

@@ -67,6 +67,7 @@ func (s *SBOM) encodeSPDX() ([]byte, error) {
 		doc.CreationInfo.Creators = append(doc.CreationInfo.Creators,
 			spdx.Creator{CreatorType: "Tool", Creator: "syft-" + s.syftVersion})
 	}
+	s.annotateSPDX(doc)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -94,6 +95,7 @@ func (s *SBOM) encodeCycloneDX() ([]byte, error) {
 	}
 	bom.Metadata.Tools = &cyclonedx.ToolsChoice{Components: &tools}
 	demoteLicenseIDs(bom.Components)
+	s.annotateCycloneDX(bom.Components)
 	var buf bytes.Buffer
 	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON)
 	enc.SetPretty(true)

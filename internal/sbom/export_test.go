@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/harden-dev/harden/internal/buildrecord"
 )
 
 // moduleDir finds a dependency's source in the module cache.
@@ -22,3 +24,8 @@ var ModuleDir = moduleDir
 
 // PythonType is syft's package type for Python distributions.
 const PythonType = pythonType
+
+// WithLock is withLock for the external tests.
+func (s *SBOM) WithLock(wheels []buildrecord.WheelRecord, appLayers []string) {
+	s.withLock(wheels, appLayers)
+}

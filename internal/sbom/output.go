@@ -53,6 +53,7 @@ func ForIndex(ctx context.Context, idx v1.ImageIndex, rec *buildrecord.Record, o
 			drift = append(drift, err)
 			continue
 		}
+		s.withLock(pl.Wheels, pl.AppLayers)
 		sboms = append(sboms, s)
 	}
 	if len(drift) > 0 {

@@ -26,6 +26,8 @@ import (
 	// The sqlite driver syft's RPM cataloguer opens; grype's database uses
 	// the same one, and two drivers named "sqlite" cannot both register.
 	_ "github.com/glebarez/go-sqlite"
+
+	"github.com/harden-dev/harden/internal/buildrecord"
 )
 
 // Options describe the document rather than the image.
@@ -69,6 +71,10 @@ type SBOM struct {
 	doc         *syftsbom.SBOM
 	opts        Options
 	syftVersion string
+	// wheels and appLayers are the platform's locked wheels and
+	// harden's layers, set once the SBOM matched the lock (withLock).
+	wheels    []buildrecord.WheelRecord
+	appLayers []string
 }
 
 // Generate catalogues one platform image. It stages img as a

@@ -44,6 +44,33 @@ type DBOptions struct {
 	MaxAge time.Duration
 	// Now is the clock for the age check; nil is time.Now.
 	Now func() time.Time
+	// PathInConfig and MaxAgeInConfig say that the user sets Path and
+	// MaxAge in harden.yaml (scan.db, scan.maxDBAge) rather than with
+	// harden scan's --db and --max-db-age, so that messages name those.
+	PathInConfig, MaxAgeInConfig bool
+}
+
+// pathName and maxAgeName name the settings in messages.
+func (o DBOptions) pathName() string {
+	if o.PathInConfig {
+		return "scan.db"
+	}
+	return "--db"
+}
+
+func (o DBOptions) maxAgeName() string {
+	if o.MaxAgeInConfig {
+		return "scan.maxDBAge"
+	}
+	return "--max-db-age"
+}
+
+// givePath says how to give a local database.
+func (o DBOptions) givePath() string {
+	if o.PathInConfig {
+		return "set scan.db in harden.yaml to"
+	}
+	return "pass --db with"
 }
 
 // DBStatus describes the database a scan used.
@@ -77,35 +104,44 @@ func OpenDB(o DBOptions) (*DB, error) {
 	var db *DB
 	var err error
 	if o.Path != "" {
-		db, err = importDB(o.Path)
+		db, err = importDB(o)
 	} else {
-		db, err = downloadDB(o.CacheDir)
+		db, err = downloadDB(o)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if age := now().Sub(db.Status.Built); age > maxAge {
 		_ = db.Close()
-		return nil, errs.Input(fmt.Errorf("the vulnerability database was built %s (%s ago), older than --max-db-age %s; update it (run without --db to download the current one, or fetch a new archive for --db) or raise --max-db-age",
-			db.Status.Built.UTC().Format(time.RFC3339), age.Round(time.Hour), maxAge))
+		update := "run without --db to download the current one, or fetch a new archive for --db"
+		if o.PathInConfig {
+			update = "remove scan.db from harden.yaml to download the current one, or fetch a new archive for scan.db"
+		}
+		raise := "raise --max-db-age"
+		if o.MaxAgeInConfig {
+			raise = "raise scan.maxDBAge in harden.yaml"
+		}
+		return nil, errs.Input(fmt.Errorf("the vulnerability database was built %s (%s ago), older than %s %s; update it (%s) or %s",
+			db.Status.Built.UTC().Format(time.RFC3339), age.Round(time.Hour), o.maxAgeName(), maxAge, update, raise))
 	}
 	return db, nil
 }
 
 // importDB installs a local database into a temporary grype root, so
 // the user's file is only read.
-func importDB(path string) (*DB, error) {
+func importDB(o DBOptions) (*DB, error) {
+	path, name := o.Path, o.pathName()
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errs.Input(fmt.Errorf("--db %s: no such file or directory; pass a grype v6 database (vulnerability.db, its directory, or a .tar.gz/.tar.zst archive)", path))
+			return nil, errs.Input(fmt.Errorf("%s %s: no such file or directory; %s a grype v6 database (vulnerability.db, its directory, or a .tar.gz/.tar.zst archive)", name, path, o.givePath()))
 		}
-		return nil, fmt.Errorf("--db %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", name, path, err)
 	}
 	if fi.IsDir() {
 		path = filepath.Join(path, "vulnerability.db")
 		if _, err := os.Stat(path); err != nil {
-			return nil, errs.Input(fmt.Errorf("--db %s: no vulnerability.db in the directory; pass a grype v6 database", filepath.Dir(path)))
+			return nil, errs.Input(fmt.Errorf("%s %s: no vulnerability.db in the directory; %s a grype v6 database", name, filepath.Dir(path), o.givePath()))
 		}
 	}
 	root, err := os.MkdirTemp("", "harden-grype-db-*")
@@ -119,7 +155,7 @@ func importDB(path string) (*DB, error) {
 	}
 	if err != nil {
 		_ = cleanup()
-		return nil, errs.Input(fmt.Errorf("--db %s: %w; pass a grype v6 database (schema %d)", path, err, v6.ModelVersion))
+		return nil, errs.Input(fmt.Errorf("%s %s: %w; %s a grype v6 database (schema %d)", name, path, err, o.givePath(), v6.ModelVersion))
 	}
 	db, err := open(cur, path)
 	if err != nil {
@@ -131,11 +167,12 @@ func importDB(path string) (*DB, error) {
 }
 
 // downloadDB updates the cached copy of grype's published database.
-func downloadDB(cacheDir string) (*DB, error) {
+func downloadDB(o DBOptions) (*DB, error) {
+	cacheDir := o.CacheDir
 	if cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("vulnerability database cache: %w; pass --db", err)
+			return nil, fmt.Errorf("vulnerability database cache: %w; %s a local grype v6 database", err, o.givePath())
 		}
 		cacheDir = filepath.Join(base, "harden", "grype-db")
 	}
@@ -151,7 +188,7 @@ func downloadDB(cacheDir string) (*DB, error) {
 	if _, err := cur.Update(); err != nil {
 		// A cached copy may still do; the age check decides.
 		if st := cur.Status(); st.Error != nil {
-			return nil, errs.Unreachable(fmt.Errorf("download the vulnerability database from %s: %w; for air-gapped use pass --db with a grype v6 database archive", dist.LatestURL, err))
+			return nil, errs.Unreachable(fmt.Errorf("download the vulnerability database from %s: %w; for air-gapped use %s a grype v6 database archive", dist.LatestURL, err, o.givePath()))
 		}
 	}
 	return open(cur, dist.LatestURL)

@@ -43,6 +43,13 @@ var failOnLevels = []string{"negligible", "low", "medium", "high", "critical"}
 // findings; it is what a negligible gate leaves (see MaxSeverityFor).
 var maxSeverityLevels = []string{"none", "unknown", "negligible", "low", "medium", "high", "critical"}
 
+// FailOnLevels are the values --fail-on and scan.failOn accept, least
+// severe first.
+func FailOnLevels() []string { return slices.Clone(failOnLevels) }
+
+// MaxSeverityLevels are the values --max-severity accepts, "none" first.
+func MaxSeverityLevels() []string { return slices.Clone(maxSeverityLevels) }
+
 // ParseSeverity checks a --fail-on value (any case) and returns it in
 // lower case.
 func ParseSeverity(s string) (string, error) {
@@ -87,7 +94,7 @@ func (r *Report) Check(g Gate) error {
 	if g.IncludeUnfixed {
 		scope = "fixed or not"
 	}
-	return errs.Check(fmt.Errorf("%d finding(s) at or above %s, %s: %s; upgrade the packages, or record why they do not apply in an OpenVEX document (vex: in harden.yaml)",
+	return errs.Check(fmt.Errorf("%d finding(s) at or above %s, %s: %s; upgrade the packages, or record why they do not apply in an OpenVEX document (scan.vex in harden.yaml)",
 		len(b), g.FailOn, scope, FindingList(b)))
 }
 

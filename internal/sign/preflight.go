@@ -14,6 +14,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 // fulcioConfiguration is Fulcio's GET /api/v2/configuration: the OIDC
@@ -73,5 +74,5 @@ func CheckIssuer(ctx context.Context, trust *Trust, tok *Token, hc *http.Client,
 			}
 		}
 	}
-	return "", errs.Input(fmt.Errorf("the %s comes from an issuer Fulcio %s does not accept (it accepts %d issuers); use a token from one it trusts, or point --signing-config at the Fulcio for this issuer", tok, svc.URL, len(fc.Issuers)))
+	return "", errs.Input(fmt.Errorf("the %s comes from an issuer Fulcio %s does not accept (it accepts %s); use a token from one it trusts, or point --signing-config at the Fulcio for this issuer", tok, svc.URL, wording.Count(len(fc.Issuers), "issuer")))
 }

@@ -2,6 +2,7 @@ package sigstoretest
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/sigstore/fulcio/pkg/ca/ephemeralca"
 	"github.com/sigstore/fulcio/pkg/config"
 	fulciogw "github.com/sigstore/fulcio/pkg/generated/protobuf"
+	"github.com/sigstore/fulcio/pkg/identity"
 	"github.com/sigstore/fulcio/pkg/server"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -25,16 +27,25 @@ type fulcio struct {
 	chain   []*x509.Certificate // issuing chain, root last
 }
 
-// newFulcio builds a Fulcio with an ephemeral CA that trusts exactly one
-// email issuer. The issuer must already be serving: reading the config
+// newFulcio builds a Fulcio with an ephemeral CA that trusts one email
+// issuer, and GitHub Actions tokens (GitHubIssuerURL) signed with
+// githubKey. The email issuer must already be serving: reading the config
 // runs OIDC discovery against it.
-func newFulcio(ctx context.Context, issuerURL string) (*fulcio, error) {
+func newFulcio(ctx context.Context, issuerURL string, githubKey crypto.PublicKey) (*fulcio, error) {
 	raw, err := json.Marshal(map[string]any{
 		"OIDCIssuers": map[string]any{
 			issuerURL: map[string]string{
 				"IssuerURL": issuerURL,
 				"ClientID":  Audience,
 				"Type":      config.IssuerTypeEmail,
+			},
+		},
+		// A meta issuer, because Fulcio runs no discovery for those when
+		// it reads its config; githubIssuer below authenticates its tokens.
+		"MetaIssuers": map[string]any{
+			GitHubIssuerURL: map[string]string{
+				"ClientID": Audience,
+				"Type":     config.IssuerTypeGithubWorkflow,
 			},
 		},
 	})
@@ -71,7 +82,11 @@ func newFulcio(ctx context.Context, issuerURL string) (*fulcio, error) {
 	}
 	// No CT log client: certificates carry no SCTs, so verifiers must not
 	// require them.
-	grpcServer := server.NewGRPCCAServer(nil, ca, algs, server.NewIssuerPool(cfg))
+	// The pool takes the first issuer that matches a token: githubIssuer
+	// goes before the one NewIssuerPool makes of the meta issuer, which
+	// would fetch GitHub's keys over the network.
+	pool := append(identity.IssuerPool{newGitHubIssuer(githubKey)}, server.NewIssuerPool(cfg)...)
+	grpcServer := server.NewGRPCCAServer(nil, ca, algs, pool)
 
 	// The gateway hands the bearer token to the CA as gRPC metadata, as
 	// Fulcio's own HTTP server does.

@@ -28,6 +28,7 @@ const tokenLifetime = 10 * time.Minute
 type Issuer struct {
 	srv    *httptest.Server
 	signer jose.Signer
+	key    *ecdsa.PublicKey // verifies the tokens it mints
 }
 
 // NewIssuer starts an issuer that lives until the test ends. A standalone
@@ -60,7 +61,7 @@ func newIssuer() (*Issuer, error) {
 		Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig",
 	}}}
 
-	iss := &Issuer{signer: signer}
+	iss := &Issuer{signer: signer, key: &key.PublicKey}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]any{

@@ -16,6 +16,9 @@
 //     timestamps: verify.WithSignedTimestamps(1) plus
 //     verify.WithTransparencyLog(1).
 //   - Fulcio has no CT log; do not require SCTs.
+//   - Issuer.GitHubToken mints GitHub Actions ID tokens: Fulcio turns
+//     them into certificates with GitHub's issuer (GitHubIssuerURL) and
+//     workflow extensions, as for a real GitHub Actions run.
 package sigstoretest
 
 import (
@@ -144,7 +147,7 @@ func run(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.servers = append(s.servers, s.Issuer.srv)
 
-	fc, err := newFulcio(ctx, s.Issuer.URL())
+	fc, err := newFulcio(ctx, s.Issuer.URL(), s.Issuer.key)
 	if err != nil {
 		return nil, err
 	}

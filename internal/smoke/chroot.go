@@ -21,6 +21,8 @@ type chrootRT struct {
 
 func (c *chrootRT) Name() string { return "chroot" }
 
+func (c *chrootRT) rootFS() string { return c.dir }
+
 func (c *chrootRT) Prepare(_ context.Context, img v1.Image) error {
 	dir, err := os.MkdirTemp("", "harden-chroot-")
 	if err != nil {
@@ -46,16 +48,13 @@ func (c *chrootRT) Run(ctx context.Context, p Process) (*Outcome, error) {
 	if len(p.Args) == 0 {
 		return nil, errors.New("nothing to run: no entrypoint or args")
 	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range p.Env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	bin, err := lookPath(c.dir, p.Args[0], pathEnv)
+	// execve runs inside the chroot without a PATH search: find the
+	// program first, as a runtime would.
+	r, err := lookup(dirView(c.dir), p.Args[0], p.Cwd, pathOf(p.Env), user{p.UID, p.GID})
 	if err != nil {
 		return nil, err
 	}
+	bin := r.Path
 	cctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	var stdout, stderr capture
@@ -65,6 +64,9 @@ func (c *chrootRT) Run(ctx context.Context, p Process) (*Outcome, error) {
 	cmd.Env = p.Env
 	cmd.Dir = p.Cwd
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if p.Stdin != "" {
+		cmd.Stdin = strings.NewReader(p.Stdin)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Chroot:     c.dir,

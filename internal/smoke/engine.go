@@ -84,6 +84,12 @@ func (e *engineRT) engineArgs(p Process) []string {
 	args := []string{"run", "--rm", "--network=none", "--read-only", "--tmpfs", "/tmp",
 		"--cap-drop=ALL", "--security-opt=no-new-privileges",
 		"--user", fmt.Sprintf("%d:%d", p.UID, p.GID), "--workdir", p.Cwd}
+	if p.Stdin != "" {
+		args = append(args, "--interactive") // keep stdin open to feed it
+	}
+	for _, kv := range p.Env {
+		args = append(args, "--env", kv)
+	}
 	if e.tool == "podman" {
 		args = append(args, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 	}
@@ -100,6 +106,9 @@ func (e *engineRT) Run(ctx context.Context, p Process) (*Outcome, error) {
 	var stdout, stderr capture
 	cmd := exec.CommandContext(cctx, e.bin, e.engineArgs(p)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if p.Stdin != "" {
+		cmd.Stdin = strings.NewReader(p.Stdin)
+	}
 	start := time.Now()
 	err := cmd.Run()
 	out := &Outcome{Stdout: stdout.String(), Stderr: stderr.String(), Duration: time.Since(start)}

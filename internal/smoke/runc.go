@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,6 +37,8 @@ func newRunc() (*runcRT, error) {
 }
 
 func (r *runcRT) Name() string { return "runc" }
+
+func (r *runcRT) rootFS() string { return r.rootfs }
 
 func (r *runcRT) Prepare(_ context.Context, img v1.Image) error {
 	dir, err := os.MkdirTemp("", "harden-runc-")
@@ -78,6 +81,9 @@ func (r *runcRT) Run(ctx context.Context, p Process) (*Outcome, error) {
 	var stdout, stderr capture
 	cmd := exec.CommandContext(cctx, r.bin, "--root", state, "run", "--bundle", bundle, id)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if p.Stdin != "" {
+		cmd.Stdin = strings.NewReader(p.Stdin) // runc passes its stdin to the process
+	}
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err = cmd.Run()

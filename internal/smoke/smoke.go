@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,10 +26,11 @@ import (
 // Process is what one test runs.
 type Process struct {
 	Args    []string // argv; Args[0] is looked up on PATH from Env
-	Env     []string
+	Env     []string // the whole environment: the image's and the test's
 	Cwd     string
 	UID     int
 	GID     int
+	Stdin   string // fed to the process, then closed
 	Timeout time.Duration
 }
 
@@ -49,11 +52,18 @@ type Runtime interface {
 	Close() error
 }
 
+// unpacked is a runtime that runs from a root filesystem on disk, which
+// the entrypoint check then reads instead of the image's layers.
+type unpacked interface {
+	rootFS() string
+}
+
 // Check is one named result of harden test.
 type Check struct {
 	Name     string        `json:"name"`
 	Passed   bool          `json:"passed"`
 	Reason   string        `json:"reason,omitempty"`
+	Detail   string        `json:"detail,omitempty"` // what a passed check found
 	ExitCode int           `json:"exitCode,omitempty"`
 	Stdout   string        `json:"stdout,omitempty"`
 	Duration time.Duration `json:"durationNs,omitempty"`
@@ -65,6 +75,8 @@ type Report struct {
 	Digest   string  `json:"digest"`
 	Runtime  string  `json:"runtime"`
 	Checks   []Check `json:"checks"`
+	// Warnings pass, but say the result proves less than it seems to.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Failed reports whether any check failed.
@@ -82,6 +94,9 @@ type Options struct {
 	Runtime string // "" picks automatically: runc (root), docker, podman, chroot (root)
 	UID     int    // expected runtime uid
 	Tests   []config.SmokeTest
+	// DefaultArgs are the arguments of the one run made when Tests is
+	// empty, which must exit 0; nil runs the entrypoint alone.
+	DefaultArgs []string
 }
 
 // HostImage picks the platform image of idx that this machine can run.
@@ -106,35 +121,112 @@ func HostImage(idx v1.ImageIndex) (v1.Image, v1.Descriptor, error) {
 
 // Run checks img's config and runs every smoke test in it.
 func Run(ctx context.Context, img v1.Image, platform string, o Options) (*Report, error) {
-	d, err := img.Digest()
+	rep, cf, uid, gid, err := checkConfig(img, platform, o.UID)
 	if err != nil {
 		return nil, err
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("read image config: %w", err)
-	}
-	rep := &Report{Platform: platform, Digest: d.String()}
-	uid, gid, userCheck := checkUser(cf.Config.User, o.UID)
-	rep.Checks = append(rep.Checks, userCheck)
-	ep := Check{Name: "config: entrypoint set", Passed: len(cf.Config.Entrypoint) > 0}
-	if !ep.Passed {
-		ep.Reason = "the image has no entrypoint; set entrypoint in harden.yaml"
-	}
-	rep.Checks = append(rep.Checks, ep)
-	if !userCheck.Passed {
+	if uid == 0 {
 		return rep, nil // never run tests as root
 	}
 	rt, err := pick(ctx, o.Runtime)
 	if err != nil {
 		return nil, err
 	}
-	rep.Runtime = rt.Name()
 	if err := rt.Prepare(ctx, img); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", rt.Name(), err)
 	}
 	defer rt.Close()
+	if err := runChecks(ctx, rt, img, cf, rep, user{uid, gid}, o); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// checkConfig checks the user and entrypoint of img's config; uid is 0
+// when the user check failed.
+func checkConfig(img v1.Image, platform string, want int) (*Report, *v1.ConfigFile, int, int, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("read image config: %w", err)
+	}
+	rep := &Report{Platform: platform, Digest: d.String()}
+	uid, gid, userCheck := checkUser(cf.Config.User, want)
+	rep.Checks = append(rep.Checks, userCheck)
+	ep := Check{Name: "config: entrypoint set", Passed: len(cf.Config.Entrypoint) > 0}
+	if !ep.Passed {
+		ep.Reason = "the image has no entrypoint; set entrypoint: in harden.yaml and rebuild"
+	}
+	rep.Checks = append(rep.Checks, ep)
+	if !userCheck.Passed {
+		uid, gid = 0, 0
+	}
+	return rep, cf, uid, gid, nil
+}
+
+// runChecks checks that the entrypoint of cf resolves in img and runs the
+// tests (or the default run) as u with rt, prepared with img.
+func runChecks(ctx context.Context, rt Runtime, img v1.Image, cf *v1.ConfigFile, rep *Report, u user, o Options) error {
+	rep.Runtime = rt.Name()
+	cwd := cf.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	entry := cf.Config.Entrypoint
+	env := cf.Config.Env
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
+		env = append(slices.Clone(env), "PATH="+DefaultPath) // as docker and containerd do
+	}
+	resolves := false
+	if len(entry) > 0 {
+		var v view
+		if up, ok := rt.(unpacked); ok {
+			v = dirView(up.rootFS())
+		} else {
+			tv, err := readView(img)
+			if err != nil {
+				return err
+			}
+			v = tv
+		}
+		c := Check{Name: "image: entrypoint is executable"}
+		pathEnv := pathOf(env)
+		if r, err := lookup(v, entry[0], cwd, pathEnv, u); err != nil {
+			c.Reason = err.Error()
+		} else {
+			c.Passed, resolves = true, true
+			c.Detail = r.Path
+			if r.Real != r.Path {
+				c.Detail += " -> " + r.Real
+			}
+		}
+		rep.Checks = append(rep.Checks, c)
+	}
+	type job struct {
+		name string
+		t    config.SmokeTest
+	}
+	var jobs []job
 	for _, t := range o.Tests {
+		jobs = append(jobs, job{"smoke: " + t.Name, t})
+	}
+	if len(o.Tests) == 0 {
+		line := strings.Join(append(append([]string(nil), entry...), o.DefaultArgs...), " ")
+		warn := "harden.yaml defines no smoke tests"
+		if len(entry) > 0 {
+			warn += fmt.Sprintf(", so harden test only ran %q (arguments from test.defaultArgs) and checked that it exits 0", line)
+		}
+		rep.Warnings = append(rep.Warnings, warn+"; add smoke: tests that check what the image does")
+		if resolves {
+			// An entrypoint that does not resolve has failed already.
+			jobs = append(jobs, job{"default run: " + line, config.SmokeTest{Entrypoint: entry, Args: o.DefaultArgs}})
+		}
+	}
+	for _, j := range jobs {
+		t := j.t
 		args := append(append([]string(nil), cf.Config.Entrypoint...), cf.Config.Cmd...)
 		if len(t.Entrypoint) > 0 || len(t.Args) > 0 {
 			ep := cf.Config.Entrypoint
@@ -145,14 +237,10 @@ func Run(ctx context.Context, img v1.Image, platform string, o Options) (*Report
 		}
 		timeout := t.Timeout.Duration
 		if timeout <= 0 {
-			timeout = time.Minute
+			timeout = config.DefaultSmokeTimeout
 		}
-		cwd := cf.Config.WorkingDir
-		if cwd == "" {
-			cwd = "/"
-		}
-		out, err := rt.Run(ctx, Process{Args: args, Env: cf.Config.Env, Cwd: cwd, UID: uid, GID: gid, Timeout: timeout})
-		c := Check{Name: "smoke: " + t.Name}
+		out, err := rt.Run(ctx, Process{Args: args, Env: mergeEnv(env, t.Env), Cwd: cwd, UID: u.uid, GID: u.gid, Stdin: t.Stdin, Timeout: timeout})
+		c := Check{Name: j.name}
 		if err != nil {
 			c.Reason = err.Error()
 			rep.Checks = append(rep.Checks, c)
@@ -162,7 +250,23 @@ func Run(ctx context.Context, img v1.Image, platform string, o Options) (*Report
 		c.Passed, c.Reason = expect(t.Expect, out)
 		rep.Checks = append(rep.Checks, c)
 	}
-	return rep, nil
+	return nil
+}
+
+// mergeEnv is env with set applied: a name already there is replaced in
+// place, new names follow in sorted order.
+func mergeEnv(env []string, set map[string]string) []string {
+	out := append([]string(nil), env...)
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		kv := k + "=" + set[k]
+		i := slices.IndexFunc(out, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		if i >= 0 {
+			out[i] = kv
+		} else {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // checkUser parses the config's User ("uid", "uid:gid"); names cannot be
@@ -195,28 +299,38 @@ func expect(e config.Expect, out *Outcome) (bool, string) {
 	if out.ExitCode != e.ExitCode {
 		problems = append(problems, fmt.Sprintf("exit code %d, expected %d", out.ExitCode, e.ExitCode))
 	}
-	got := strings.TrimRight(out.Stdout, "\r\n")
-	if e.Stdout != "" && got != e.Stdout {
-		problems = append(problems, fmt.Sprintf("stdout %q, expected %q", clip(got), e.Stdout))
-	}
-	if e.StdoutContains != "" && !strings.Contains(out.Stdout, e.StdoutContains) {
-		problems = append(problems, fmt.Sprintf("stdout %q does not contain %q", clip(got), e.StdoutContains))
-	}
-	if e.StdoutRegexp != "" {
-		re, err := regexp.Compile(e.StdoutRegexp)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("bad stdoutRegexp: %v", err))
-		} else if !re.MatchString(out.Stdout) {
-			problems = append(problems, fmt.Sprintf("stdout %q does not match %q", clip(got), e.StdoutRegexp))
-		}
-	}
+	problems = append(problems, expectStream("stdout", out.Stdout, e.Stdout, e.StdoutContains, e.StdoutRegexp)...)
+	errProblems := expectStream("stderr", out.Stderr, e.Stderr, e.StderrContains, e.StderrRegexp)
+	problems = append(problems, errProblems...)
 	if len(problems) > 0 {
-		if s := strings.TrimSpace(out.Stderr); s != "" {
+		if s := strings.TrimSpace(out.Stderr); s != "" && len(errProblems) == 0 {
 			problems = append(problems, "stderr: "+clipTail(s))
 		}
 		return false, strings.Join(problems, "; ")
 	}
 	return true, ""
+}
+
+// expectStream checks one output stream (named stream) against the
+// exact, contains and regexp expectations that are set.
+func expectStream(stream, text, exact, contains, re string) []string {
+	var problems []string
+	got := strings.TrimRight(text, "\r\n")
+	if exact != "" && got != exact {
+		problems = append(problems, fmt.Sprintf("%s %q, expected %q", stream, clip(got), exact))
+	}
+	if contains != "" && !strings.Contains(text, contains) {
+		problems = append(problems, fmt.Sprintf("%s %q does not contain %q", stream, clip(got), contains))
+	}
+	if re != "" {
+		rx, err := regexp.Compile(re)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("bad %sRegexp: %v", stream, err))
+		} else if !rx.MatchString(text) {
+			problems = append(problems, fmt.Sprintf("%s %q does not match %q", stream, clip(got), re))
+		}
+	}
+	return problems
 }
 
 // clipTail keeps the end, where a traceback says what went wrong.
@@ -295,7 +409,7 @@ func RunOutput(ctx context.Context, idx v1.ImageIndex, cfg *config.Config, rt st
 	if err != nil {
 		return nil, err
 	}
-	return Run(ctx, img, desc.Platform.String(), Options{Runtime: rt, UID: cfg.User.UID, Tests: cfg.Smoke})
+	return Run(ctx, img, desc.Platform.String(), Options{Runtime: rt, UID: cfg.User.UID, Tests: cfg.Smoke, DefaultArgs: cfg.TestArgs()})
 }
 
 // Usable names the runtime the smoke tests would use (name, or the first

@@ -64,6 +64,26 @@ func TestExpect(t *testing.T) {
 			t.Errorf("case %d: failure reason should carry stderr: %q", i, reason)
 		}
 	}
+	// Expectations on stderr, and their exact reasons.
+	out = &Outcome{ExitCode: 3, Stdout: "", Stderr: "Error: no such table\n"}
+	for _, c := range []struct {
+		e      config.Expect
+		reason string
+	}{
+		{config.Expect{ExitCode: 3, Stderr: "Error: no such table"}, ""},
+		{config.Expect{ExitCode: 3, StderrContains: "no such"}, ""},
+		{config.Expect{ExitCode: 3, StderrRegexp: `(?m)^Error: .* table$`}, ""},
+		{config.Expect{ExitCode: 3, Stderr: "Error"}, `stderr "Error: no such table", expected "Error"`},
+		{config.Expect{ExitCode: 3, StderrContains: "column"}, `stderr "Error: no such table" does not contain "column"`},
+		{config.Expect{ExitCode: 3, StderrRegexp: `^table`}, `stderr "Error: no such table" does not match "^table"`},
+		{config.Expect{ExitCode: 3, StderrRegexp: `(`}, "bad stderrRegexp: error parsing regexp: missing closing ): `(`"},
+		{config.Expect{ExitCode: 0, StdoutContains: "x"}, `exit code 3, expected 0; stdout "" does not contain "x"; stderr: Error: no such table`},
+	} {
+		ok, reason := expect(c.e, out)
+		if ok != (c.reason == "") || reason != c.reason {
+			t.Errorf("%+v: ok=%v reason=%q, want %q", c.e, ok, reason, c.reason)
+		}
+	}
 }
 
 func TestRuntimeSpecLockedDown(t *testing.T) {
@@ -93,6 +113,14 @@ func TestEngineArgs(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("args %q lack %q", got, want)
 		}
+	}
+	if strings.Contains(got, "--interactive") {
+		t.Errorf("stdin kept open with nothing to feed: %q", got)
+	}
+	// Stdin needs an open stdin; the environment goes in whole.
+	got = strings.Join(e.engineArgs(Process{Args: []string{"cat"}, Env: []string{"PATH=/bin", "A=b c"}, Stdin: "x", UID: 1, GID: 1, Cwd: "/"}), " ")
+	if !strings.Contains(got, "--interactive --env PATH=/bin --env A=b c ") || !strings.HasSuffix(got, "--entrypoint cat harden-smoke.local/image:abc") {
+		t.Errorf("args %q", got)
 	}
 }
 
@@ -177,14 +205,17 @@ func TestUnpackAndLookPath(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(root, "home/pgcli")); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Errorf("home mode: %v %v", fi, err)
 	}
+	// The unpacked tree is what the entrypoint check reads for runc and
+	// chroot.
 	path := "/usr/local/sbin:/usr/local/bin:/bin"
-	if got, err := lookPath(root, "pgcli", path); err != nil || got != "/usr/local/bin/pgcli" {
-		t.Errorf("lookPath pgcli = %q %v", got, err)
+	u := user{10001, 10001}
+	if got, err := lookup(dirView(root), "pgcli", "/", path, u); err != nil || got.Path != "/usr/local/bin/pgcli" {
+		t.Errorf("lookup pgcli = %+v %v", got, err)
 	}
-	if got, err := lookPath(root, "id", path); err != nil || got != "/bin/id" {
-		t.Errorf("lookPath id through /bin symlink = %q %v", got, err)
+	if got, err := lookup(dirView(root), "id", "/", path, u); err != nil || got.Path != "/bin/id" || got.Real != "/usr/bin/id" {
+		t.Errorf("lookup id through /bin symlink = %+v %v", got, err)
 	}
-	if _, err := lookPath(root, "nope", path); err == nil {
-		t.Error("lookPath found a missing binary")
+	if _, err := lookup(dirView(root), "nope", "/", path, u); err == nil {
+		t.Error("lookup found a missing binary")
 	}
 }

@@ -192,6 +192,8 @@ func isSLSA(pt string) bool { return pt == SLSAPredicateType }
 // or of every signed one when none was accepted.
 type provenance struct {
 	wheels []map[string]map[string]string
+	// upstream is input.upstream, from the accepted statement only.
+	upstream []InputUpstream
 }
 
 // checkProvenance holds when any signed SLSA statement about this
@@ -234,6 +236,7 @@ func checkProvenance(rep *Report, o Options, root *target) *provenance {
 		r, c := res[accepted], cands[accepted]
 		ck := rep.add("provenance", root.ref.DigestStr(), true, "SLSA v1 provenance by builder %s; base pinned by digest; lock %s; signed by %s", r.builder, r.lock, who(c))
 		ck.Signer, ck.Candidates = who(c), list
+		p.upstream = upstreamOf(c.Statement)
 		return p
 	}
 	for _, r := range res {

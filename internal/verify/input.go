@@ -20,6 +20,9 @@ type Input struct {
 	Checks        []Check    `json:"checks"`
 	// Vulnerabilities are the newest signed scan of each platform.
 	Vulnerabilities []InputVuln `json:"vulnerabilities"`
+	// Upstream lists the wheels of the accepted SLSA provenance with
+	// their PyPI publishers; empty when no provenance was accepted.
+	Upstream []InputUpstream `json:"upstream"`
 }
 
 // InputImage describes the image and each platform's config.

@@ -17,6 +17,7 @@ import (
 	"github.com/harden-dev/harden/internal/policy"
 	"github.com/harden-dev/harden/internal/sign"
 	"github.com/harden-dev/harden/internal/vsa"
+	"github.com/harden-dev/harden/internal/wording"
 )
 
 // githubIssuer is the OIDC issuer of GitHub Actions workflow identities.
@@ -194,7 +195,7 @@ func fromSummary(rep *Report, o Options, root *target, now time.Time) {
 	case len(reasons) > 0:
 		c.Reason = "no acceptable VSA from the expected verifier: " + strings.Join(reasons, "; ")
 	case len(root.rejected) > 0:
-		c.Reason = fmt.Sprintf("no VSA signed by the expected verifier (%d entries by other signers or not verifiable); verify without --vsa-from, or ask the verifier to attest", len(root.rejected))
+		c.Reason = fmt.Sprintf("no VSA signed by the expected verifier (%s by other signers or not verifiable); verify without --vsa-from, or ask the verifier to attest", wording.Count(len(root.rejected), "entry", "entries"))
 	default:
 		c.Reason = "the image carries no VSA; verify without --vsa-from, or run harden verify --attest-vsa as the verifier"
 	}

@@ -64,6 +64,10 @@ type Options struct {
 	Summary  *SummaryRequirement
 	Registry *registry.Client
 	Now      func() time.Time
+	// Rerun, when set, writes the command to run again with image (a
+	// digest reference) in place of the tag the user gave, keeping the
+	// user's other flags; nil suggests "harden verify IMAGE".
+	Rerun func(image string) string
 }
 
 // Check is one named result. Signer names whom a passing check relied
@@ -279,6 +283,7 @@ func run(ctx context.Context, o Options) (*Report, error) {
 	vulns := checkVulns(rep, o, ts, now())
 	rep.Input = buildInput(o, rep, ts)
 	rep.Input.Vulnerabilities = vulns
+	rep.Input.Upstream = prov.upstreamInput()
 	if err := evaluate(ctx, engine, rep); err != nil {
 		return nil, err
 	}
@@ -348,11 +353,15 @@ func digestRef(ctx context.Context, o Options) (name.Digest, error) {
 	if err != nil {
 		return name.Digest{}, errs.Input(fmt.Errorf("image %q: %w; use REPO@sha256:<digest>", o.Image, err))
 	}
+	rerun := o.Rerun
+	if rerun == nil {
+		rerun = func(image string) string { return "harden verify " + image }
+	}
 	res, rerr := o.Registry.Resolve(ctx, tag.String())
 	if rerr != nil {
-		return name.Digest{}, errs.Input(fmt.Errorf("%s is a tag; verify needs a digest (tags can move). Resolve it with harden base resolve %s, then run harden verify %s@sha256:…", tag, tag, tag.Context()))
+		return name.Digest{}, errs.Input(fmt.Errorf("%s is a tag; verification needs a digest (tags can move). Resolve it with harden base resolve %s (or crane digest %s), then run %s", tag, tag, tag, rerun(tag.Context().String()+"@sha256:…")))
 	}
-	return name.Digest{}, errs.Input(fmt.Errorf("%s is a tag; verify needs a digest because a tag can be moved after verification. It currently points to %s; run:\n  harden verify %s", tag, res.Digest, res.Pinned))
+	return name.Digest{}, errs.Input(fmt.Errorf("%s is a tag; verification needs a digest because a tag can be moved after it. It currently points to %s; run:\n  %s", tag, res.Digest, rerun(res.Pinned)))
 }
 
 func loadTargets(ctx context.Context, o Options, ref name.Digest) (targets, error) {

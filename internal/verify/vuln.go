@@ -127,7 +127,7 @@ func checkVulns(rep *Report, o Options, ts targets, now time.Time) []InputVuln {
 		if p.MaxSeverity != "" {
 			r := scan.Report{Findings: v.Findings}
 			if bad := r.Exceeding(p.MaxSeverity, p.IncludeUnfixed); len(bad) > 0 {
-				rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: %d finding(s) worse than %s, %s: %s; upgrade the packages and re-release, or record why they do not apply in OpenVEX (vex: in harden.yaml)", t.platform, len(bad), p.MaxSeverity, scope, scan.FindingList(bad))
+				rep.add("vulnerabilities", t.ref.DigestStr(), false, "%s: %d finding(s) worse than %s, %s: %s; upgrade the packages and re-release, or record why they do not apply in OpenVEX (scan.vex in harden.yaml)", t.platform, len(bad), p.MaxSeverity, scope, scan.FindingList(bad))
 				continue
 			}
 		}

@@ -96,6 +96,7 @@ the whole index is in the registry, and tags move only after verification.`,
 	fl.StringVar(&o.WheelDir, "wheel-dir", "", "take wheels from this directory instead of an index (offline)")
 	fl.StringVar(&o.IndexURL, "index-url", "", "PEP 503/691 simple index (default: the lock's, the config's, then PyPI)")
 	fl.StringVar(&o.CacheDir, "cache-dir", "", "wheel cache (default: user cache dir)")
+	fl.StringVar(&o.UpstreamTrustedRoot, "upstream-trusted-root", "", "Sigstore trusted root JSON the PyPI (PEP 740) attestations the lock records are verified against (default: public good via TUF)")
 	fl.StringVar(&o.Scan.DB.Path, "db", "", "scan stage: a local grype v6 database, its directory or an archive (default: scan.db in harden.yaml, else download grype's)")
 	fl.StringVar(&o.Runtime, "runtime", "", "smoke-test runtime: runc, docker, podman or chroot (default: first usable)")
 	fl.StringVar(&o.Repository, "repo", "", "target repository (default: repository: in harden.yaml)")

@@ -31,7 +31,8 @@ type Params struct {
 	HTTPClient           *http.Client
 	// Upstream, when set, also checks the locked files' PEP 740
 	// attestations against the upstream: policy and the publishers the
-	// lock records; Offline needs WheelDir.
+	// lock records; Offline needs WheelDir, CacheOnly needs nothing (no
+	// index is asked for provenance).
 	Upstream *upstream.Settings
 }
 
@@ -85,7 +86,7 @@ func checkUpstream(ctx context.Context, pr *project.Project, ms *memoSource, s u
 		return nil, err
 	}
 	return upstream.Check(ctx, pins, upstream.Options{Source: src, Trust: s.Trust(), Policy: upstream.PolicyOf(pr.Config),
-		Previous: pr.Lock, Checking: true})
+		Previous: pr.Lock, Checking: true, CacheOnly: s.CacheOnly})
 }
 
 // lockedFiles names the file behind each hash of each pin: from the wheel

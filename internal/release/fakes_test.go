@@ -57,7 +57,9 @@ type world struct {
 	smokeFails bool
 	// smokeWarnings are the test report's warnings.
 	smokeWarnings []string
-	unverified    bool
+	// lockWarnings are the lock check's warnings.
+	lockWarnings []string
+	unverified   bool
 }
 
 func newWorld(t *testing.T) *world {
@@ -121,7 +123,7 @@ func (w *world) built() *Built { return &Built{Index: w.index, Record: w.rec} }
 type fakeBuilder struct{ w *world }
 
 func (f fakeBuilder) CheckLock(context.Context) ([]string, []string, error) {
-	return []string{"linux/amd64"}, nil, f.w.call("lock")
+	return []string{"linux/amd64"}, f.w.lockWarnings, f.w.call("lock")
 }
 
 func (f fakeBuilder) Build(context.Context, int64) (*Built, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/harden-dev/harden/internal/scan"
 	"github.com/harden-dev/harden/internal/sign"
 	"github.com/harden-dev/harden/internal/smoke"
+	"github.com/harden-dev/harden/internal/upstream"
 	"github.com/harden-dev/harden/internal/verify"
 )
 
@@ -158,21 +159,60 @@ func (b *realBuilder) CheckLock(ctx context.Context) ([]string, []string, error)
 		return nil, nil, err
 	}
 	b.base = base
-	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, Targets: targets, WheelDir: b.o.WheelDir, IndexURL: b.o.IndexURL, CacheDir: b.o.CacheDir})
+	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, Targets: targets, WheelDir: b.o.WheelDir, IndexURL: b.o.IndexURL, CacheDir: b.o.CacheDir,
+		Upstream: upstreamSettings(b.o)})
 	if err != nil {
 		return nil, nil, err
 	}
-	var plats, warnings []string
-	for _, w := range rep.Warnings {
-		warnings = append(warnings, w.Message)
-	}
-	if err := rep.Err(); err != nil {
-		return nil, warnings, fmt.Errorf("the lock is not consistent; fix it with harden lock (see harden lock --check): %w", err)
+	var plats []string
+	warnings := lockWarnings(rep)
+	if err := lockErr(rep); err != nil {
+		return nil, warnings, err
 	}
 	for _, t := range rep.Targets {
 		plats = append(plats, t.Platform)
 	}
 	return plats, warnings, nil
+}
+
+// upstreamSettings are those of the lock stage's provenance check: when
+// the lock records provenance, the records are checked against the
+// provenance cache (never an index); else nil, no check.
+func upstreamSettings(o *Options) *upstream.Settings {
+	for _, r := range o.Project.Lock.Requirements {
+		if len(r.Provenance) > 0 {
+			return &upstream.Settings{TrustedRoot: o.UpstreamTrustedRoot, CacheOnly: true}
+		}
+	}
+	return nil
+}
+
+// lockErr is the lock stage's failure: an inconsistent lock, else the
+// provenance check's refusals alone (each says what to run).
+func lockErr(rep *lockcheck.Report) error {
+	err := rep.Err()
+	if err == nil {
+		return nil
+	}
+	for _, t := range rep.Targets {
+		if len(t.Problems) > 0 {
+			return fmt.Errorf("the lock is not consistent; fix it with harden lock (see harden lock --check): %w", err)
+		}
+	}
+	return fmt.Errorf("the upstream provenance the lock records does not check out (see harden lock --check): %w", err)
+}
+
+// lockWarnings are the warnings of harden lock --check, then those of
+// the provenance check.
+func lockWarnings(rep *lockcheck.Report) []string {
+	var out []string
+	for _, w := range rep.Warnings {
+		out = append(out, w.Message)
+	}
+	if rep.Upstream != nil {
+		out = append(out, rep.Upstream.Warnings...)
+	}
+	return out
 }
 
 func (b *realBuilder) Build(ctx context.Context, epoch int64) (*Built, error) {

@@ -56,6 +56,10 @@ type Options struct {
 	IndexURL        string
 	CacheDir        string
 	SourceDateEpoch string
+	// UpstreamTrustedRoot is the Sigstore trusted root the PyPI (PEP 740)
+	// attestations the lock records are verified against; "" is the
+	// public-good root through TUF, loaded only when one must be verified.
+	UpstreamTrustedRoot string
 	// Runtime runs the smoke tests: runc, docker, podman, chroot or "" (first usable).
 	Runtime string
 	// Repository overrides repository: in harden.yaml.

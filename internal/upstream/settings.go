@@ -18,17 +18,20 @@ type Settings struct {
 	// Offline: provenance comes from the cache alone, and the trusted
 	// root from TrustedRoot (TUF is not consulted).
 	Offline bool
+	// CacheOnly: provenance comes from the cache alone, never an index;
+	// the trusted root is still TrustedRoot or TUF's (Options.CacheOnly).
+	CacheOnly bool
 }
 
 // Source is where the provenance of files from indexURL comes from: the
 // index itself (kept in the cache under cacheDir), or the cache alone
-// offline or when indexURL is "" (a wheel dir).
+// offline, cache-only or when indexURL is "" (a wheel dir).
 func (s Settings) Source(indexURL, cacheDir string, hc *http.Client) (Source, error) {
 	cache, err := NewCache(cacheDir)
 	if err != nil {
 		return nil, err
 	}
-	if s.Offline || indexURL == "" {
+	if s.Offline || s.CacheOnly || indexURL == "" {
 		return cache, nil
 	}
 	return NewIndex(indexURL, hc, cache)

@@ -91,6 +91,10 @@ type Options struct {
 	// Checking is set when Previous is the lock under check: files it
 	// records as unattested that are now attested are reported as stale.
 	Checking bool
+	// CacheOnly is set when Source is the provenance cache alone and no
+	// index stands behind it: a file the cache lacks is "not checked", a
+	// warning unless upstream.require names its package.
+	CacheOnly bool
 	// Parallel bounds concurrent lookups; 0 means 8.
 	Parallel int
 }
@@ -303,6 +307,7 @@ type evaluator struct {
 	expected   map[string]expectation
 	byPub      map[string]*PublisherPins
 	unattested []string // "name version" of pins counted under missing: warn
+	unchecked  []string // "name version" of pins not in the cache (CacheOnly)
 }
 
 func (e *evaluator) violate(p Pin, f File, msg, fix string, exp *expectation, found string) {
@@ -336,6 +341,9 @@ func (e *evaluator) pin(p Pin, outs []outcome) {
 			e.violate(p, f, "an attestation from "+out.from+" does not verify: "+out.broken,
 				"do not use this file: the index serves an attestation for it that fails verification; report it to the index or the project", nil, "")
 			unattested = true
+		case out.state == Unchecked && e.o.CacheOnly:
+			unchecked = true
+			e.notCached(p, f)
 		case out.state == Unchecked:
 			unchecked = true
 			if pinned || e.required(p.Key) {
@@ -413,6 +421,22 @@ func (e *evaluator) missing(p Pin, f File, exp *expectation, what string) {
 	}
 }
 
+// notCached applies the policy to a file the cache-only source lacks.
+func (e *evaluator) notCached(p Pin, f File) {
+	if !e.required(p.Key) {
+		if !slices.Contains(e.unchecked, p.String()) {
+			e.unchecked = append(e.unchecked, p.String())
+		}
+		return
+	}
+	rule := "upstream.require lists it"
+	if e.o.Policy.RequireAll {
+		rule = "upstream.require is all"
+	}
+	e.violate(p, f, "its provenance is not in the provenance cache, so it cannot be checked, and "+rule,
+		"run harden lock --check against the index (without --offline and --wheel-dir) to fetch and cache it, then run this again", nil, "")
+}
+
 func (e *evaluator) changedFix(p Pin, exp expectation) string {
 	if exp.tofu {
 		return fmt.Sprintf("review why the publisher changed; to accept the new one, run harden lock --upgrade-package %s", p.Key)
@@ -456,6 +480,10 @@ func (e *evaluator) finish() {
 	sort.Strings(names)
 	for _, n := range names {
 		e.rep.Publishers = append(e.rep.Publishers, *e.byPub[n])
+	}
+	if len(e.unchecked) > 0 {
+		e.rep.Warnings = append(e.rep.Warnings, fmt.Sprintf("upstream provenance not checked for %s: %s (not in the provenance cache; run harden lock --check against the index to fetch and cache it)",
+			wording.Count(len(e.unchecked), "pin"), strings.Join(e.unchecked, ", ")))
 	}
 	if len(e.unattested) > 0 {
 		e.rep.Warnings = append(e.rep.Warnings, fmt.Sprintf("no upstream attestation for %s: %s (upstream.missing: warn in %s; fail, or upstream.require, makes this an error)",

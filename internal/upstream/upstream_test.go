@@ -202,3 +202,67 @@ warning: no upstream attestation for 1 pin: tabulate 0.8.9
 		t.Errorf("error %q", err)
 	}
 }
+
+// Cache-only: a cached object verifies; a file the cache lacks is a
+// warning, or a violation naming the package and the command that fills
+// the cache when upstream.require names it.
+func TestCheckCacheOnly(t *testing.T) {
+	dir := t.TempDir()
+	src, err := Settings{CacheOnly: true}.Source("https://pypi.org/simple/", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, ok := src.(*Cache)
+	if !ok {
+		t.Fatalf("cache-only source is %T, not the cache", src)
+	}
+	prev := previousLock(realPub, true)
+	failing := func() (root.TrustedMaterial, error) {
+		return nil, errors.New("trusted root loaded with nothing to verify")
+	}
+
+	rep, err := Check(context.Background(), []Pin{realPin}, Options{Source: cache, Trust: failing, Previous: prev, Checking: true, CacheOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWarn := "upstream provenance not checked for 1 pin: pypi-attestations 0.0.19 (not in the provenance cache; run harden lock --check against the index to fetch and cache it)"
+	if rep.Err() != nil || !slices.Equal(rep.Unchecked, []string{"pypi-attestations 0.0.19"}) || !slices.Equal(rep.Warnings, []string{wantWarn}) {
+		t.Errorf("not cached: %+v %v", rep, rep.Err())
+	}
+
+	for _, c := range []struct {
+		policy Policy
+		rule   string
+	}{
+		{Policy{Config: "harden.yaml", Require: map[string]bool{"pypi-attestations": true}}, "upstream.require lists it"},
+		{Policy{Config: "harden.yaml", RequireAll: true}, "upstream.require is all"},
+	} {
+		rep, err := Check(context.Background(), []Pin{realPin}, Options{Source: cache, Trust: failing, Policy: c.policy, Previous: prev, Checking: true, CacheOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = rep.Err()
+		want := "upstream provenance: 1 violation:\n  pypi-attestations 0.0.19 (" + realFile + "): its provenance is not in the provenance cache, so it cannot be checked, and " + c.rule +
+			"; run harden lock --check against the index (without --offline and --wheel-dir) to fetch and cache it, then run this again"
+		if errs.ExitCode(err) != errs.CodeCheckFailed || err.Error() != want || len(rep.Warnings) != 0 {
+			t.Errorf("required, not cached: %v, warnings %q\nwant %s", err, rep.Warnings, want)
+		}
+	}
+
+	if err := cache.store(realPin.Files[0], testdata(t, realFile+".provenance")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Check(context.Background(), []Pin{realPin}, Options{Source: cache, Trust: publicGood(t), Policy: Policy{RequireAll: true}, Previous: prev, Checking: true, CacheOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err() != nil || rep.Attested != 1 || len(rep.Warnings) != 0 || len(rep.Unchecked) != 0 {
+		t.Errorf("cached: %+v %v", rep, rep.Err())
+	}
+	// The lock's publisher is still expected of a cached file.
+	other := lock.Publisher{Kind: lock.PublisherGitHub, Repository: "someone/else", Workflow: "release.yml"}
+	rep, err = Check(context.Background(), []Pin{realPin}, Options{Source: cache, Trust: publicGood(t), Previous: previousLock(other, true), Checking: true, CacheOnly: true})
+	if err != nil || len(rep.Violations) != 1 || rep.Violations[0].Found != realPub.String() {
+		t.Errorf("cached, another publisher: %+v %v", rep, err)
+	}
+}

@@ -75,6 +75,17 @@ type Report struct {
 	Upstream *upstream.Report `json:"upstream,omitempty"`
 }
 
+// Inconsistent reports whether a target has a problem (the lock itself,
+// not its upstream provenance, is at fault).
+func (r *Report) Inconsistent() bool {
+	for _, t := range r.Targets {
+		if len(t.Problems) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Err returns nil when no target has a problem, else an errs.Check error
 // listing every problem.
 func (r *Report) Err() error {

@@ -194,10 +194,8 @@ func lockErr(rep *lockcheck.Report) error {
 	if err == nil {
 		return nil
 	}
-	for _, t := range rep.Targets {
-		if len(t.Problems) > 0 {
-			return fmt.Errorf("the lock is not consistent; fix it with harden lock (see harden lock --check): %w", err)
-		}
+	if rep.Inconsistent() {
+		return fmt.Errorf("the lock is not consistent; fix it with harden lock (see harden lock --check): %w", err)
 	}
 	return fmt.Errorf("the upstream provenance the lock records does not check out (see harden lock --check): %w", err)
 }

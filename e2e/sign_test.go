@@ -55,10 +55,14 @@ func TestSignAttestCosignInterop(t *testing.T) {
 		// Rekor v2 entries cannot be carried in cosign's legacy layout, so
 		// legacy verifiers rely on the RFC 3161 timestamp instead.
 		cosignFlags []string
+		// oneProcess signs with harden attest --sign instead of harden
+		// sign, then harden attest.
+		oneProcess bool
 	}{
-		{"legacy on docker-registry", dist, "legacy", []string{"--insecure-ignore-tlog", "--use-signed-timestamps"}},
-		{"referrers API on ggcr", registrytest.StartReferrers(t), "referrers", nil},
-		{"referrers fallback tag on docker-registry", dist, "referrers", nil},
+		{"legacy on docker-registry", dist, "legacy", []string{"--insecure-ignore-tlog", "--use-signed-timestamps"}, false},
+		{"referrers API on ggcr", registrytest.StartReferrers(t), "referrers", nil, false},
+		{"referrers fallback tag on docker-registry", dist, "referrers", nil, false},
+		{"attest --sign, both layouts on ggcr", registrytest.StartReferrers(t), "both", []string{"--insecure-ignore-tlog", "--use-signed-timestamps"}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,15 +79,21 @@ func TestSignAttestCosignInterop(t *testing.T) {
 
 			// The token goes on the command line here on purpose: it must
 			// still never appear in any output.
-			sign := run(t, nil, append([]string{"sign", "--identity-token", token}, common...)...)
-			if sign.code != 0 {
-				t.Fatalf("sign: %s", sign)
+			var sign result
+			if !tc.oneProcess {
+				sign = run(t, nil, append([]string{"sign", "--identity-token", token}, common...)...)
+				if sign.code != 0 {
+					t.Fatalf("sign: %s", sign)
+				}
 			}
 			if r := run(t, nil, "sbom", "--config", pr.Config, "--out", out); r.code != 0 {
 				t.Fatalf("sbom: %s", r)
 			}
-			att := run(t, nil, append([]string{"attest", "--identity-token-file", tokFile,
-				"--type", "slsaprovenance1", "--type", "spdxjson", "--type", "cyclonedx"}, common...)...)
+			attArgs := []string{"attest", "--identity-token-file", tokFile, "--type", "slsaprovenance1", "--type", "spdxjson", "--type", "cyclonedx"}
+			if tc.oneProcess {
+				attArgs = append(attArgs, "--sign")
+			}
+			att := run(t, nil, append(attArgs, common...)...)
 			if att.code != 0 {
 				t.Fatalf("attest: %s", att)
 			}
@@ -92,16 +102,33 @@ func TestSignAttestCosignInterop(t *testing.T) {
 					t.Fatal("the identity token appears in harden's output")
 				}
 			}
-			srep, arep := decode[attestReport](t, sign), decode[attestReport](t, att)
+			var srep, arep attestReport
+			if tc.oneProcess {
+				// One report: the signatures, then the attestations.
+				for _, e := range decode[attestReport](t, att).Entries {
+					if e.Kind == "signature" {
+						srep.Entries = append(srep.Entries, e)
+					} else {
+						arep.Entries = append(arep.Entries, e)
+					}
+				}
+				srep.Identity = decode[attestReport](t, att).Identity
+			} else {
+				srep, arep = decode[attestReport](t, sign), decode[attestReport](t, att)
+			}
+			layouts := 1
+			if tc.storage == "both" {
+				layouts = 2
+			}
 			if srep.Identity.Subject != signerEmail || srep.Identity.Issuer != st.Issuer.URL() {
 				t.Errorf("identity %+v", srep.Identity)
 			}
 			subjects := 1 + len(rel.Platforms)
-			if n := countStatus(srep, "attached"); n != subjects {
-				t.Errorf("sign attached %d entries, want %d", n, subjects)
+			if n := countStatus(srep, "attached"); n != layouts*subjects {
+				t.Errorf("sign attached %d entries, want %d", n, layouts*subjects)
 			}
-			if n := countStatus(arep, "attached"); n != subjects+2*2*len(rel.Platforms) {
-				t.Errorf("attest attached %d entries, want %d", n, subjects+4*len(rel.Platforms))
+			if want := layouts * (subjects + 2*2*len(rel.Platforms)); countStatus(arep, "attached") != want {
+				t.Errorf("attest attached %d entries, want %d", countStatus(arep, "attached"), want)
 			}
 
 			// Re-running changes nothing.

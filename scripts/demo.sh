@@ -23,10 +23,14 @@ step "write the offline vulnerability database (real advisories for the fixture'
 sed -e "s|@BASE@|$base|" -e "s|@REGISTRY@|$REGISTRY|" -e "s|@FIXTURES@|$HARDEN_FIXTURES|" -e "s|@VULNDB@|$work/vulndb|" \
   "$root/scripts/demo.harden.yaml" > "$work/harden.yaml"
 
-step "start a private Sigstore on 127.0.0.1 (OIDC issuer, Fulcio, timestamp authority, Rekor v2)"
+step "start a private Sigstore on 127.0.0.1 (OIDC issuer, Fulcio, timestamp authority, Rekor v2), and a package index of the fixture wheels that serves PyPI (PEP 740) attestations for three of them"
 sig=$work/sigstore
 rm -rf "$sig"
-"$SIGSTORE_LOCAL" -dir "$sig" -rekor-server "$TOOLS/rekor-server" &
+# The fixture wheels are Debian repacks that no one attested; here the
+# index attests six, sqlparse and tabulate through this Sigstore, with
+# GitHub Actions certificates of their projects' publish workflows.
+"$SIGSTORE_LOCAL" -dir "$sig" -rekor-server "$TOOLS/rekor-server" -index-wheels "$HARDEN_FIXTURES/wheels" \
+  -index-attest six=benjaminp/six:release.yml,sqlparse=andialbrecht/sqlparse:python-publish.yml,tabulate=astanin/python-tabulate:release.yml &
 sigpid=$!
 trap 'kill "$sigpid" 2>/dev/null; wait "$sigpid" 2>/dev/null || true' EXIT
 for _ in $(seq 600); do [ -f "$sig/ready" ] && break; kill -0 "$sigpid" 2>/dev/null || { echo "sigstore-local failed" >&2; exit 1; }; sleep 0.1; done
@@ -44,7 +48,29 @@ step "harden lock: resolve requirements.in natively (base inspected from the reg
 "$HARDEN" lock --config "$work/harden.yaml" --wheel-dir "$HARDEN_FIXTURES/wheels" --cache-dir "$work/wheel-cache" \
   --output-file "$work/requirements.lock" 2>/dev/null | tail -n 1
 "$HARDEN" lock diff --config "$work/harden.yaml" "$HARDEN_FIXTURES/requirements.lock" "$work/requirements.lock"
-"$HARDEN" version next --config "$work/harden.yaml" 2>&1
+"$HARDEN" bump --config "$work/harden.yaml" 2>&1
+
+step "upstream provenance: the fixture lock's attestation coverage on the attesting index"
+"$HARDEN" lock --check --config "$work/harden.yaml" --index-url "$PYPI_INDEX_URL" --trusted-root "$sig/trusted_root.json" \
+  --cache-dir "$work/wheel-cache" 2>/dev/null | sed -n '/^upstream provenance/,/^  not attested/p' | cut -c1-160
+
+step "harden lock against the attesting index records each publisher; harden build verifies them again"
+"$HARDEN" lock --config "$work/harden.yaml" --index-url "$PYPI_INDEX_URL" --trusted-root "$sig/trusted_root.json" \
+  --cache-dir "$work/wheel-cache" --output-file "$work/attested.lock" 2>/dev/null | tail -n 1
+grep '# provenance: six-' "$work/attested.lock"
+"$HARDEN" build --config "$work/harden.yaml" --lock "$work/attested.lock" --index-url "$PYPI_INDEX_URL" \
+  --upstream-trusted-root "$sig/trusted_root.json" --cache-dir "$work/wheel-cache" --out "$work/attested-dist" 2>&1 |
+  grep -E '^upstream provenance|^  GitHub'
+
+step "a lock that pins another publisher for six: harden build refuses it (exit 1), nothing is written"
+sed 's|repository=benjaminp/six|repository=mallory/six|' "$work/attested.lock" > "$work/impostor.lock"
+rm -rf "$work/impostor-dist"
+if "$HARDEN" build --config "$work/harden.yaml" --lock "$work/impostor.lock" --index-url "$PYPI_INDEX_URL" \
+  --upstream-trusted-root "$sig/trusted_root.json" --cache-dir "$work/wheel-cache" --out "$work/impostor-dist" > "$work/impostor.log" 2>&1; then
+  echo "the build accepted a publisher the lock does not pin" >&2; exit 1
+fi
+grep -m1 'attested by another publisher' "$work/impostor.log" | cut -c1-200
+[ ! -e "$work/impostor-dist" ] || { echo "the refused build left $work/impostor-dist" >&2; exit 1; }
 
 step "independent check with the cosign CLI"
 cosign_verify=(--certificate-identity "$SIGSTORE_IDENTITY" --certificate-oidc-issuer "$SIGSTORE_ISSUER"

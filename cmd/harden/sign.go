@@ -103,6 +103,7 @@ bundle v0.3) and as cosign .sig tags; re-running adds nothing new.`,
 func newAttestCmd(g *globals) *cobra.Command {
 	var f signFlags
 	var types []string
+	var withSign bool
 	cmd := &cobra.Command{
 		Use:   "attest",
 		Short: "Sign SLSA v1 provenance and SBOM attestations and attach them to the image",
@@ -111,7 +112,9 @@ func newAttestCmd(g *globals) *cobra.Command {
 CycloneDX 1.6 SBOM per platform (cross-checked against the lock). Each is
 signed once and attached to every subject it names. --type vuln attests the
 vulnerability scan (cosign's vuln predicate) from the reports that
-harden scan --out wrote to <out>/scan/.`,
+harden scan --out wrote to <out>/scan/. With --sign it also signs the image:
+every statement is made first, then the signatures and attestations are
+signed in one batch.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ts, err := attest.ParseTypes(types)
@@ -126,14 +129,22 @@ harden scan --out wrote to <out>/scan/.`,
 			if err != nil {
 				return err
 			}
-			rep, err := attest.AttestRelease(cmd.Context(), p, facts, ts)
-			if err != nil {
+			var rep *attest.Report
+			if withSign {
+				signs, atts, err := attest.SignAndAttestRelease(cmd.Context(), p, rel, facts, ts)
+				if err != nil {
+					return err
+				}
+				rep = signs
+				rep.Entries = append(rep.Entries, atts.Entries...)
+			} else if rep, err = attest.AttestRelease(cmd.Context(), p, facts, ts); err != nil {
 				return err
 			}
 			return g.emit(rep, func(w io.Writer) { renderAttest(w, rep) })
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&withSign, "sign", false, "also sign the index and every platform manifest, as harden sign does, in the same batch (one wait for the transparency log)")
 	cmd.Flags().StringSliceVar(&types, "type", nil, "slsaprovenance1, spdxjson, cyclonedx or vuln (repeatable; default: all but vuln, which needs the reports harden scan --out writes)")
 	return cmd
 }

@@ -139,6 +139,7 @@ func (r *rebuildFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&r.o.IndexURL, "index-url", "", "take the wheels from this simple index (a mirror) instead of their recorded URLs")
 	f.StringVar(&r.o.BaseRepository, "base-repository", "", "pull the base (same digest) from this repository, e.g. a mirror")
 	f.StringVar(&r.o.CacheDir, "cache-dir", "", "keep downloaded wheels here (default: a temporary directory, removed afterwards)")
+	f.StringVar(&r.o.UpstreamTrustedRoot, "upstream-trusted-root", "", "Sigstore trusted root JSON the PyPI (PEP 740) attestations the provenance records are verified against (default: public good via TUF)")
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {

@@ -250,6 +250,22 @@ func AttestRelease(ctx context.Context, p Params, f *Facts, types []string) (*Re
 	return p.attester().Attest(ctx, stmts)
 }
 
+// SignAndAttestRelease is SignRelease and AttestRelease in one pass: every
+// statement is built before anything is signed, and the signatures and
+// attestations are logged in one batch (one wait for the log instead of
+// two). The reports are those of the two calls.
+func SignAndAttestRelease(ctx context.Context, p Params, rel *dist.Release, f *Facts, types []string) (signs, atts *Report, err error) {
+	subs, err := rel.Subjects()
+	if err != nil {
+		return nil, nil, err
+	}
+	stmts, err := Statements(p, f, types)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.attester().SignAndAttest(ctx, subs, stmts)
+}
+
 // Statements builds the in-toto statements of the given types. Every
 // platform of the release needs its SBOM (per SBOM type) and scan report
 // (for TypeVuln) among the facts.

@@ -171,13 +171,19 @@ func (p *Platform) Target(c *config.Config) (Target, error) {
 	if err != nil {
 		return Target{}, errs.Input(fmt.Errorf("inspect base: %w", err))
 	}
-	menv, err := lock.TargetEnv(env.Version, p.Name)
+	return TargetOf(p.Name, *env)
+}
+
+// TargetOf describes platform for wheel selection from its Python
+// environment as detected in the base (a build record keeps it).
+func TargetOf(platform string, env pyenv.Env) (Target, error) {
+	menv, err := lock.TargetEnv(env.Version, platform)
 	if err != nil {
 		return Target{}, errs.Input(err)
 	}
 	return Target{
-		Platform: p.Name,
-		Python:   *env,
+		Platform: platform,
+		Python:   env,
 		Wheel:    wheel.Target{PythonMajor: env.Major, PythonMinor: env.Minor, Implementation: "cp", Arch: env.Arch, GlibcMajor: env.GlibcMajor, GlibcMinor: env.GlibcMinor},
 		Env:      menv,
 	}, nil

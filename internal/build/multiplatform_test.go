@@ -69,6 +69,7 @@ type fixture struct {
 	lock  *lock.File
 	input *lock.Input
 	src   wheels.Source
+	dir   string // the wheels src serves
 	reg   string
 	blobs *atomic.Int64 // blob requests the registry served
 }
@@ -119,7 +120,7 @@ entrypoint: [pgcli]
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{cfg: cfg, lock: lf, input: in, src: wheels.NewDir(dir), reg: reg, blobs: blobs}
+	return &fixture{cfg: cfg, lock: lf, input: in, src: wheels.NewDir(dir), dir: dir, reg: reg, blobs: blobs}
 }
 
 func (f *fixture) build(t *testing.T) (v1.ImageIndex, *buildrecord.Record, error) {

@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/gitinfo"
+	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/project"
 	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/upstream"
 	"github.com/harden-dev/harden/internal/wheels"
 )
 
@@ -28,6 +32,11 @@ type Params struct {
 	Log             func(format string, args ...any)
 	// Base, when set, is the base already read by baseimage.Inspect.
 	Base *baseimage.Base
+	// Upstream, when set, verifies the PEP 740 attestations of the
+	// installed wheels before the output is written, with the publishers
+	// the lock records pinned (as harden lock --check does); a violation
+	// fails the build.
+	Upstream *upstream.Settings
 }
 
 // Run builds the project's image and writes it to p.Out.
@@ -53,6 +62,11 @@ func Run(ctx context.Context, p Params) (*buildrecord.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Upstream != nil {
+		if err := checkUpstream(ctx, p, rec); err != nil {
+			return nil, err
+		}
+	}
 	rec.StartedOn, rec.FinishedOn = start.UTC().Round(time.Millisecond), time.Now().UTC().Round(time.Millisecond)
 	if err := st.commit(idx, rec); err != nil {
 		return nil, fmt.Errorf("write build output: %w", err)
@@ -61,4 +75,55 @@ func Run(ctx context.Context, p Params) (*buildrecord.Record, error) {
 		p.Log("wrote %s in %s", p.Out, time.Since(start).Round(time.Millisecond))
 	}
 	return rec, nil
+}
+
+// checkUpstream verifies the attestations of the wheels rec installed,
+// asking the index they came from (the cache alone for a wheel
+// directory), and logs the coverage.
+func checkUpstream(ctx context.Context, p Params, rec *buildrecord.Record) error {
+	pr := p.Project
+	s := *p.Upstream
+	indexURL := wheels.IndexURLFor(pr, p.WheelDir, p.IndexURL)
+	// Wheels from a directory: what the cache lacks is not checked, a
+	// warning unless upstream.require names the package.
+	s.CacheOnly = s.CacheOnly || indexURL == ""
+	rep, err := s.Check(ctx, installedPins(pr.Lock, rec), pr.Lock, pr.Config, indexURL, p.CacheDir, p.HTTPClient)
+	if err != nil {
+		return err
+	}
+	if p.Log != nil {
+		rep.Log(p.Log)
+	}
+	if err := rep.Err(); err != nil {
+		return fmt.Errorf("nothing written to %s: %w", p.Out, err)
+	}
+	return nil
+}
+
+// installedPins are the pins of lf with the files rec installed on any
+// platform, in lock order.
+func installedPins(lf *lock.File, rec *buildrecord.Record) []upstream.Pin {
+	files := map[string]map[string]string{} // key -> sha256 -> filename
+	for _, pl := range rec.Platforms {
+		for _, w := range pl.Wheels {
+			if files[w.Name] == nil {
+				files[w.Name] = map[string]string{}
+			}
+			files[w.Name][w.SHA256] = w.Filename
+		}
+	}
+	var pins []upstream.Pin
+	for _, r := range lf.Requirements {
+		fs := files[r.Key]
+		if len(fs) == 0 {
+			continue
+		}
+		pin := upstream.Pin{Key: r.Key, Name: r.Name, Version: r.Version}
+		for sum, fn := range fs {
+			pin.Files = append(pin.Files, upstream.File{Filename: fn, SHA256: sum})
+		}
+		slices.SortFunc(pin.Files, func(a, b upstream.File) int { return strings.Compare(a.Filename, b.Filename) })
+		pins = append(pins, pin)
+	}
+	return pins
 }

@@ -1,11 +1,24 @@
 package build
 
 import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
+	"github.com/harden-dev/harden/internal/pep740/pep740test"
+	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/registry"
+	"github.com/harden-dev/harden/internal/sigstoretest"
+	"github.com/harden-dev/harden/internal/upstream"
 )
 
 // Each wheel record carries the lock's upstream record for its file (by
@@ -57,4 +70,69 @@ func TestBuildRecordsUpstream(t *testing.T) {
 	if got != len(want) {
 		t.Errorf("%d wheels in the record, want %d", got, len(want))
 	}
+}
+
+// A build from an index verifies the PEP 740 attestations of the wheels
+// it installs against the publishers the lock records, before writing
+// anything: the recorded publisher passes, another one fails the build
+// with nothing in --out.
+func TestBuildVerifiesUpstream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a local Sigstore stack")
+	}
+	st := sigstoretest.Start(t)
+	f := newFixture(t, "linux/amd64")
+	ix, err := pep740test.NewIndex(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sigstoretest.GitHubClaims{Repository: "org/purepkg", Workflow: "release.yml", Ref: "refs/tags/v1.0", SHA: strings.Repeat("a", 40)}
+	if err := ix.AttestProject(t.Context(), st, c, "purepkg"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ix.Handler())
+	defer srv.Close()
+	cache := t.TempDir()
+
+	build := func(t *testing.T, repo string) (string, []string, error) {
+		lf := *f.lock
+		lf.Requirements = slices.Clone(f.lock.Requirements)
+		for i, r := range lf.Requirements {
+			if r.Key == "purepkg" {
+				lf.Requirements[i].Provenance = []lock.FileProvenance{{Filename: "purepkg-1.0-py3-none-any.whl", SHA256: r.Hashes[0], Attested: true,
+					Publisher: lock.Publisher{Kind: lock.PublisherGitHub, Repository: repo, Workflow: "release.yml"}}}
+			}
+		}
+		out := filepath.Join(t.TempDir(), "dist")
+		var log []string
+		_, err := Run(t.Context(), Params{Project: &project.Project{Config: f.cfg, Lock: &lf, Input: f.input}, Out: out,
+			IndexURL: srv.URL + "/simple/", CacheDir: cache, SourceDateEpoch: "1700000000", Registry: registry.New(), HTTPClient: srv.Client(),
+			Log:      func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) },
+			Upstream: upstream.ForLock(&lf, st.TrustedRootPath, false)})
+		return out, log, err
+	}
+	t.Run("recorded publisher", func(t *testing.T) {
+		out, log, err := build(t, "org/purepkg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(log, "\n")
+		if !strings.Contains(text, "upstream provenance: 1 of 2 pins attested") || !strings.Contains(text, "GitHub org/purepkg release.yml: purepkg 1.0") ||
+			!strings.Contains(text, "not attested: natpkg 2.0") {
+			t.Errorf("coverage not logged:\n%s", text)
+		}
+		if _, err := os.Stat(filepath.Join(out, "build.json")); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("another publisher", func(t *testing.T) {
+		out, _, err := build(t, "org/impostor")
+		if errs.ExitCode(err) != errs.CodeCheckFailed || !strings.Contains(err.Error(), "purepkg 1.0 (purepkg-1.0-py3-none-any.whl): attested by another publisher than the one pinned") ||
+			!strings.Contains(err.Error(), "nothing written to "+out) {
+			t.Fatalf("error %v", err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the failed build left %s: %v", out, err)
+		}
+	})
 }

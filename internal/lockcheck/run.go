@@ -59,15 +59,7 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 	if err != nil || p.Upstream == nil {
 		return rep, err
 	}
-	indexURL := ""
-	if p.WheelDir == "" {
-		for _, u := range []string{p.IndexURL, pr.Lock.IndexURL, pr.Config.Index.URL, wheels.DefaultIndex} {
-			if u != "" {
-				indexURL = u
-				break
-			}
-		}
-	}
+	indexURL := wheels.IndexURLFor(pr, p.WheelDir, p.IndexURL)
 	if rep.Upstream, err = checkUpstream(ctx, pr, ms, *p.Upstream, indexURL, p.CacheDir, p.HTTPClient); err != nil {
 		return nil, err
 	}
@@ -77,16 +69,11 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 // checkUpstream verifies the attestations of the locked files, with the
 // publishers the lock records pinned.
 func checkUpstream(ctx context.Context, pr *project.Project, ms *memoSource, s upstream.Settings, indexURL, cacheDir string, hc *http.Client) (*upstream.Report, error) {
-	src, err := s.Source(indexURL, cacheDir, hc)
-	if err != nil {
-		return nil, err
-	}
 	pins, err := lockedFiles(ctx, pr.Lock, ms)
 	if err != nil {
 		return nil, err
 	}
-	return upstream.Check(ctx, pins, upstream.Options{Source: src, Trust: s.Trust(), Policy: upstream.PolicyOf(pr.Config),
-		Previous: pr.Lock, Checking: true, CacheOnly: s.CacheOnly})
+	return s.Check(ctx, pins, pr.Lock, pr.Config, indexURL, cacheDir, hc)
 }
 
 // lockedFiles names the file behind each hash of each pin: from the wheel

@@ -16,6 +16,7 @@ import (
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/lock"
 )
 
 // Inputs is what a harden provenance says went into a build: enough to
@@ -44,6 +45,10 @@ type Wheel struct {
 	SHA256    string   // lowercase hex
 	URI       string   // where the builder fetched it
 	Platforms []string // that installed this file
+	// Upstream is the file's PyPI (PEP 740) provenance as the lock
+	// recorded it for the build (the pypi* annotations); nil when the
+	// build recorded none.
+	Upstream *lock.FileProvenance
 }
 
 // ForPlatform lists the wheels installed on platform p.
@@ -149,7 +154,12 @@ func (in *Inputs) readDependencies(deps []*intoto.ResourceDescriptor) error {
 				problems = append(problems, fmt.Sprintf("resolvedDependencies[%d] (%s) lacks a sha256, name or version, or names no platform or one not built", i, filename))
 				continue
 			}
-			in.Wheels = append(in.Wheels, Wheel{Name: d.GetName(), Version: version, Filename: filename, SHA256: sum, URI: d.GetUri(), Platforms: plats})
+			up, err := upstreamOf(ann, filename, sum)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("resolvedDependencies[%d] (%s): %v", i, filename, err))
+				continue
+			}
+			in.Wheels = append(in.Wheels, Wheel{Name: d.GetName(), Version: version, Filename: filename, SHA256: sum, URI: d.GetUri(), Platforms: plats, Upstream: up})
 		}
 	}
 	if in.LockPath == "" {
@@ -189,4 +199,31 @@ func subset(a, of []string) bool {
 		}
 	}
 	return true
+}
+
+// upstreamOf reads the pypi* annotations of a wheel (newWheelAnnotations).
+func upstreamOf(ann map[string]any, filename, sum string) (*lock.FileProvenance, error) {
+	raw, ok := ann["pypiAttested"]
+	if !ok {
+		return nil, nil
+	}
+	attested, ok := raw.(bool)
+	if !ok {
+		return nil, errors.New("pypiAttested is not a boolean")
+	}
+	fp := &lock.FileProvenance{Filename: filename, SHA256: sum, Attested: attested}
+	if !attested {
+		return fp, nil
+	}
+	b, err := json.Marshal(ann["pypiPublisher"])
+	if err == nil {
+		err = json.Unmarshal(b, &fp.Publisher)
+	}
+	if err != nil || fp.Publisher.Kind == "" {
+		return nil, errors.New("pypiAttested without a pypiPublisher")
+	}
+	if n, ok := ann["pypiAttestationLogIndex"].(float64); ok {
+		fp.LogIndex = int64(n)
+	}
+	return fp, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/layer"
+	"github.com/harden-dev/harden/internal/lock"
 )
 
 func TestReadInputsRoundTrip(t *testing.T) {
@@ -124,5 +125,52 @@ func TestReadInputsRefuses(t *testing.T) {
 				t.Errorf("exit code %d, want %d", errs.ExitCode(err), errs.CodeInput)
 			}
 		})
+	}
+}
+
+// The lock's upstream records travel through the provenance annotations
+// back to the rebuild: click attested by its workflow, wcwidth recorded
+// as unattested, the others without a record.
+func TestReadInputsUpstream(t *testing.T) {
+	st, prov := mustStatement(t, testParams())
+	in, err := ReadInputs(st, prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, w := range in.Wheels {
+		switch w.Name {
+		case "click":
+			seen++
+			want := lock.FileProvenance{Filename: w.Filename, SHA256: w.SHA256, Attested: true, Publisher: clickUpstream.Publisher, LogIndex: clickUpstream.LogIndex}
+			if w.Upstream == nil || *w.Upstream != want {
+				t.Errorf("click: %+v, want %+v", w.Upstream, want)
+			}
+		case "wcwidth":
+			seen++
+			if w.Upstream == nil || w.Upstream.Attested || w.Upstream.Filename != w.Filename {
+				t.Errorf("wcwidth: %+v", w.Upstream)
+			}
+		default:
+			if w.Upstream != nil {
+				t.Errorf("%s: %+v, want no record", w.Name, w.Upstream)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d of click and wcwidth seen", seen)
+	}
+}
+
+func TestUpstreamOfRefused(t *testing.T) {
+	for _, ann := range []map[string]any{
+		{"pypiAttested": "yes"},
+		{"pypiAttested": true},
+		{"pypiAttested": true, "pypiPublisher": map[string]any{"repository": "a/b"}},
+		{"pypiAttested": true, "pypiPublisher": "github"},
+	} {
+		if fp, err := upstreamOf(ann, "a-1-py3-none-any.whl", strings.Repeat("a", 64)); err == nil {
+			t.Errorf("%v: accepted as %+v", ann, fp)
+		}
 	}
 }

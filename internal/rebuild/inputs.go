@@ -1,6 +1,7 @@
 package rebuild
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/provenance"
+	"github.com/harden-dev/harden/internal/upstream"
 	"github.com/harden-dev/harden/internal/wheel"
 	"github.com/harden-dev/harden/internal/wheels"
 	"github.com/harden-dev/harden/internal/wording"
@@ -98,4 +100,49 @@ func locate(ctx context.Context, src wheels.Source, w provenance.Wheel) (wheels.
 		return wheels.File{}, fmt.Errorf("%s offers this file with different content (%s)", src, strings.Join(other, ", "))
 	}
 	return wheels.File{}, fmt.Errorf("not in %s", src)
+}
+
+// checkUpstream verifies the PyPI attestations of the recorded wheels
+// again, with the publishers the provenance records for them pinned: a
+// wheel whose publisher changed, or whose attestation is gone, is not
+// rebuilt from. The index asked is --index-url, else the recorded
+// config's, else PyPI; with --wheel-dir, the provenance cache alone.
+func checkUpstream(ctx context.Context, o Options, in *provenance.Inputs, cacheDir string, logf func(string, ...any)) error {
+	lf := &lock.File{Path: in.LockPath, Digest: in.LockDigest}
+	var pins []upstream.Pin
+	at := map[string]int{} // name==version -> index in pins and lf.Requirements
+	recorded := false
+	for _, w := range in.Wheels {
+		k := w.Name + "==" + w.Version
+		i, ok := at[k]
+		if !ok {
+			i = len(pins)
+			at[k] = i
+			pins = append(pins, upstream.Pin{Key: w.Name, Name: w.Name, Version: w.Version})
+			lf.Requirements = append(lf.Requirements, lock.Requirement{Key: w.Name, Name: w.Name, Version: w.Version})
+		}
+		pins[i].Files = append(pins[i].Files, upstream.File{Filename: w.Filename, SHA256: w.SHA256})
+		lf.Requirements[i].Hashes = append(lf.Requirements[i].Hashes, w.SHA256)
+		if w.Upstream != nil {
+			recorded = true
+			lf.Requirements[i].Provenance = append(lf.Requirements[i].Provenance, *w.Upstream)
+		}
+	}
+	if !recorded {
+		return nil
+	}
+	indexURL := ""
+	if o.WheelDir == "" {
+		indexURL = cmp.Or(o.IndexURL, in.Config.Index.URL, wheels.DefaultIndex)
+	}
+	s := upstream.Settings{TrustedRoot: o.UpstreamTrustedRoot, CacheOnly: indexURL == ""}
+	rep, err := s.Check(ctx, pins, lf, in.Config, indexURL, cacheDir, o.HTTPClient)
+	if err != nil {
+		return err
+	}
+	rep.Log(logf)
+	if err := rep.Err(); err != nil {
+		return fmt.Errorf("not rebuilt: %w", err)
+	}
+	return nil
 }

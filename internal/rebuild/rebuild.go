@@ -40,9 +40,13 @@ type Options struct {
 	BaseRepository string
 	// CacheDir holds downloaded wheels; "" uses a fresh temporary
 	// directory, removed afterwards.
-	CacheDir   string
-	HTTPClient *http.Client
-	Log        func(format string, args ...any)
+	CacheDir string
+	// UpstreamTrustedRoot is the Sigstore trusted root the wheels' PyPI
+	// attestations are verified against, when the provenance records
+	// them; "" is the public-good root through TUF.
+	UpstreamTrustedRoot string
+	HTTPClient          *http.Client
+	Log                 func(format string, args ...any)
 }
 
 // Result is the outcome of a rebuild.
@@ -130,6 +134,9 @@ func (res *Result) rebuild(ctx context.Context, o Options, logf func(string, ...
 	}
 	picks, err := obtainWheels(ctx, in, src, cache, logf)
 	if err != nil {
+		return err
+	}
+	if err := checkUpstream(ctx, o, in, cacheDir, logf); err != nil {
 		return err
 	}
 	if err := checkBase(ctx, o, in); err != nil {

@@ -59,7 +59,9 @@ type world struct {
 	smokeWarnings []string
 	// lockWarnings are the lock check's warnings.
 	lockWarnings []string
-	unverified   bool
+	// lockReuse records, per lock check, whether it was given a build.
+	lockReuse  []bool
+	unverified bool
 }
 
 func newWorld(t *testing.T) *world {
@@ -122,7 +124,10 @@ func (w *world) built() *Built { return &Built{Index: w.index, Record: w.rec} }
 
 type fakeBuilder struct{ w *world }
 
-func (f fakeBuilder) CheckLock(context.Context) ([]string, []string, error) {
+func (f fakeBuilder) CheckLock(_ context.Context, reuse *Built) ([]string, []string, error) {
+	f.w.mu.Lock()
+	f.w.lockReuse = append(f.w.lockReuse, reuse != nil)
+	f.w.mu.Unlock()
 	return []string{"linux/amd64"}, f.w.lockWarnings, f.w.call("lock")
 }
 
@@ -261,33 +266,29 @@ func (f fakeSigner) attach(rep *attest.Report, sub name.Digest, kind, pred strin
 	}
 }
 
-func (f fakeSigner) Sign(_ context.Context, rel *dist.Release) (*attest.Report, error) {
+// SignAndAttest fails, attaching nothing, when either half fails, as the
+// real one signs everything before it writes.
+func (f fakeSigner) SignAndAttest(_ context.Context, rel *dist.Release, facts *attest.Facts, types []string) (*attest.Report, *attest.Report, error) {
 	if err := f.w.call("sign"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rep := &attest.Report{Storage: "both"}
+	if err := f.w.call("attest"); err != nil {
+		return nil, nil, err
+	}
+	if len(facts.SBOMs) == 0 || len(facts.Scans) == 0 || facts.Record == nil || facts.Release != rel {
+		return nil, nil, errors.New("attest was handed no SBOMs, scans, build record or release")
+	}
+	signs, atts := &attest.Report{Storage: "both"}, &attest.Report{Storage: "both"}
 	subs, _ := rel.Subjects()
 	for _, s := range subs {
-		f.attach(rep, s, "signature", "")
+		f.attach(signs, s, "signature", "")
 	}
-	return rep, nil
-}
-
-func (f fakeSigner) Attest(_ context.Context, facts *attest.Facts, types []string) (*attest.Report, error) {
-	if err := f.w.call("attest"); err != nil {
-		return nil, err
-	}
-	if len(facts.SBOMs) == 0 || len(facts.Scans) == 0 || facts.Record == nil {
-		return nil, errors.New("attest was handed no SBOMs, scans or build record")
-	}
-	rep := &attest.Report{Storage: "both"}
-	subs, _ := facts.Release.Subjects()
 	for _, t := range types {
 		for _, s := range subs {
-			f.attach(rep, s, "attestation", t)
+			f.attach(atts, s, "attestation", t)
 		}
 	}
-	return rep, nil
+	return signs, atts, nil
 }
 
 func (f fakeSigner) Statements(_ context.Context, sts []attest.Statement) (*attest.Report, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/harden-dev/harden/internal/baseimage"
 	"github.com/harden-dev/harden/internal/build"
 	"github.com/harden-dev/harden/internal/buildrecord"
+	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/lockcheck"
 	"github.com/harden-dev/harden/internal/publish"
@@ -41,7 +42,9 @@ type Built struct {
 type Builder interface {
 	// CheckLock runs the checks of harden lock --check on every
 	// platform and returns their names, with warnings that do not fail.
-	CheckLock(ctx context.Context) (platforms, warnings []string, err error)
+	// With reuse, an earlier build of the same inputs, the base is
+	// described by its record instead of being read again.
+	CheckLock(ctx context.Context, reuse *Built) (platforms, warnings []string, err error)
 	// Build builds the image with the given SOURCE_DATE_EPOCH into the
 	// output directory.
 	Build(ctx context.Context, epoch int64) (*Built, error)
@@ -86,8 +89,9 @@ type Scanner interface {
 type Signer interface {
 	Check(ctx context.Context) (string, error)
 	Open(ctx context.Context) (SignerInfo, error)
-	Sign(ctx context.Context, rel *dist.Release) (*attest.Report, error)
-	Attest(ctx context.Context, f *attest.Facts, types []string) (*attest.Report, error)
+	// SignAndAttest signs the image and attests it with the given
+	// statement types in one batch.
+	SignAndAttest(ctx context.Context, rel *dist.Release, f *attest.Facts, types []string) (signs, atts *attest.Report, err error)
 	// Statements signs and attaches statements made elsewhere (a VSA).
 	Statements(ctx context.Context, sts []attest.Statement) (*attest.Report, error)
 }
@@ -128,7 +132,12 @@ func (p Parts) withDefaults(o *Options) Parts {
 		p.Publisher = &realPublisher{reg: o.Registry, now: o.Now}
 	}
 	if p.Cataloger == nil {
-		p.Cataloger = realCataloger{version: o.HardenVersion}
+		c := realCataloger{version: o.HardenVersion}
+		if !o.DryRun {
+			// Built while the stages before the SBOMs run.
+			c.licenses = sbom.StartLicenses()
+		}
+		p.Cataloger = c
 	}
 	if p.Scanner == nil {
 		p.Scanner = &realScanner{}
@@ -147,18 +156,23 @@ type realBuilder struct {
 	base *baseimage.Base // read by CheckLock, built on by Build
 }
 
-func (b *realBuilder) CheckLock(ctx context.Context) ([]string, []string, error) {
+func (b *realBuilder) CheckLock(ctx context.Context, reuse *Built) ([]string, []string, error) {
 	pr := b.o.Project
-	// The base is read once, here; Build reuses it.
-	base, err := baseimage.InspectConfig(ctx, b.o.Registry, pr.Config)
+	targets, err := recordTargets(reuse, pr.Config)
 	if err != nil {
 		return nil, nil, err
 	}
-	targets, err := base.Targets(pr.Config)
-	if err != nil {
-		return nil, nil, err
+	if targets == nil {
+		// The base is read once, here; Build reuses it.
+		base, err := baseimage.InspectConfig(ctx, b.o.Registry, pr.Config)
+		if err != nil {
+			return nil, nil, err
+		}
+		if targets, err = base.Targets(pr.Config); err != nil {
+			return nil, nil, err
+		}
+		b.base = base
 	}
-	b.base = base
 	rep, err := lockcheck.Run(ctx, lockcheck.Params{Project: pr, Targets: targets, WheelDir: b.o.WheelDir, IndexURL: b.o.IndexURL, CacheDir: b.o.CacheDir,
 		Upstream: upstreamSettings(b.o)})
 	if err != nil {
@@ -175,16 +189,38 @@ func (b *realBuilder) CheckLock(ctx context.Context) ([]string, []string, error)
 	return plats, warnings, nil
 }
 
+// recordTargets are the lock check's targets as the build record of
+// reuse describes them: the Python each platform of the base had when it
+// was built. Nil, without error, when there is no reuse or its record is
+// not of this configuration's base and platforms (inspect the base).
+func recordTargets(reuse *Built, c *config.Config) ([]baseimage.Target, error) {
+	if reuse == nil {
+		return nil, nil
+	}
+	rec := reuse.Record
+	ref, err := name.NewDigest(c.Base)
+	if err != nil || rec.Base.Digest != ref.DigestStr() || len(rec.Platforms) != len(c.Platforms) {
+		return nil, nil
+	}
+	var targets []baseimage.Target
+	for i, pl := range rec.Platforms {
+		if pl.Platform != c.Platforms[i] || pl.Python.Version == "" {
+			return nil, nil
+		}
+		t, err := baseimage.TargetOf(pl.Platform, pl.Python)
+		if err != nil {
+			return nil, fmt.Errorf("%s in the build record: %w", pl.Platform, err)
+		}
+		targets = append(targets, t)
+	}
+	return targets, nil
+}
+
 // upstreamSettings are those of the lock stage's provenance check: when
 // the lock records provenance, the records are checked against the
 // provenance cache (never an index); else nil, no check.
 func upstreamSettings(o *Options) *upstream.Settings {
-	for _, r := range o.Project.Lock.Requirements {
-		if len(r.Provenance) > 0 {
-			return &upstream.Settings{TrustedRoot: o.UpstreamTrustedRoot, CacheOnly: true}
-		}
-	}
-	return nil
+	return upstream.ForLock(o.Project.Lock, o.UpstreamTrustedRoot, true)
 }
 
 // lockErr is the lock stage's failure: an inconsistent lock, else the
@@ -306,11 +342,14 @@ func (p *realPublisher) Tag(ctx context.Context, image name.Digest, tags []name.
 	return nil
 }
 
-type realCataloger struct{ version string }
+type realCataloger struct {
+	version  string
+	licenses *sbom.Licenses
+}
 
 func (c realCataloger) SBOMs(ctx context.Context, b *Built, imageName string) ([]sbom.Document, error) {
 	sboms, err := sbom.ForIndex(ctx, b.Index, b.Record, sbom.Options{
-		Epoch: time.Unix(b.Record.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: c.version, Name: imageName})
+		Epoch: time.Unix(b.Record.SourceDateEpoch, 0).UTC(), ToolName: "harden", ToolVersion: c.version, Name: imageName, Licenses: c.licenses})
 	if err != nil {
 		return nil, err
 	}
@@ -373,12 +412,8 @@ func (s *realSigner) params() attest.Params {
 		HardenVersion: o.HardenVersion, Getenv: o.Getenv, Log: o.logf, Now: o.Now, KeepFacts: true}
 }
 
-func (s *realSigner) Sign(ctx context.Context, rel *dist.Release) (*attest.Report, error) {
-	return attest.SignRelease(ctx, s.params(), rel)
-}
-
-func (s *realSigner) Attest(ctx context.Context, f *attest.Facts, types []string) (*attest.Report, error) {
-	return attest.AttestRelease(ctx, s.params(), f, types)
+func (s *realSigner) SignAndAttest(ctx context.Context, rel *dist.Release, f *attest.Facts, types []string) (*attest.Report, *attest.Report, error) {
+	return attest.SignAndAttestRelease(ctx, s.params(), rel, f, types)
 }
 
 func (s *realSigner) Statements(ctx context.Context, sts []attest.Statement) (*attest.Report, error) {

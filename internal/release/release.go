@@ -108,26 +108,30 @@ type ScanOptions struct {
 // other these values; the files in the output directory are written for
 // the user and for a later rerun.
 type run struct {
-	o       Options
-	p       Parts
-	out     dist.Dir
-	repo    name.Repository
-	state   *dist.State
-	epoch   int64
-	inputs  string
-	built   *Built
-	rel     *dist.Release // the publication, then the final record
-	image   name.Digest
-	docs    []sbom.Document // every SBOM, in every format
-	sboms   []dist.SBOMFile
-	scans   []scan.PlatformReport
-	db      *scan.DBStatus // opened by the preflight
-	signer  SignerInfo
-	results []StageResult
-	verify  *verifyResult
-	created created            // what this run put in the registry
-	version *relversion.Result // with VersionTag
-	final   *Record
+	o      Options
+	p      Parts
+	out    dist.Dir
+	repo   name.Repository
+	state  *dist.State
+	epoch  int64
+	inputs string
+	built  *Built
+	reused *Built        // an earlier build of these inputs, found by the lock stage
+	rel    *dist.Release // the publication, then the final record
+	image  name.Digest
+	docs   []sbom.Document // every SBOM, in every format
+	sboms  []dist.SBOMFile
+	scans  []scan.PlatformReport
+	db     *scan.DBStatus // opened by the preflight
+	signer SignerInfo
+	// attested is the attest stage's report when the sign stage signed
+	// the attestations too.
+	attested *attest.Report
+	results  []StageResult
+	verify   *verifyResult
+	created  created            // what this run put in the registry
+	version  *relversion.Result // with VersionTag
+	final    *Record
 }
 
 // Record is release.json as harden release writes it.

@@ -14,10 +14,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/harden-dev/harden/internal/attest"
+	"github.com/harden-dev/harden/internal/buildrecord"
 	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/dist"
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/project"
+	"github.com/harden-dev/harden/internal/pyenv"
 	"github.com/harden-dev/harden/internal/registry"
 	"github.com/harden-dev/harden/internal/scan"
 )
@@ -153,7 +155,8 @@ func TestStopAtEachStage(t *testing.T) {
 		{"scan", StageScan, false, false},
 		{"push", StagePublish, false, false},
 		{"sign", StageSign, true, true},
-		{"attest", StageAttest, true, true},
+		// The sign stage signs the attestations in its batch.
+		{"attest", StageSign, true, true},
 		{"verify", StageVerify, true, true},
 	}
 	for _, c := range cases {
@@ -324,9 +327,9 @@ func TestStateBoundToRepository(t *testing.T) {
 func TestRollbackAdviceOnlyForThisRun(t *testing.T) {
 	w := newWorld(t)
 	o := w.options(w.project(repoA), t.TempDir())
-	w.fail["attest"] = errFault
+	w.fail["verify"] = errFault
 	_, _, err := Run(context.Background(), o)
-	if msg := err.Error(); !strings.Contains(msg, "to roll back") || !strings.Contains(msg, "this run pushed it, signed it") {
+	if msg := err.Error(); !strings.Contains(msg, "to roll back") || !strings.Contains(msg, "this run pushed it, signed it, attested it") {
 		t.Errorf("this run's push not offered for roll-back:\n%s", msg)
 	}
 	_, _, err = Run(context.Background(), o)
@@ -496,5 +499,78 @@ func TestReleaseVSA(t *testing.T) {
 	var stop *StopError
 	if !errors.As(err, &stop) || stop.Stage != StageVerify || !strings.Contains(err.Error(), "its VSA") {
 		t.Errorf("a VSA that cannot be attached: %v", err)
+	}
+}
+
+// The lock check of a resumed release describes the base by the build it
+// resumes instead of reading the base again; a changed input, or a build
+// output that no longer proves intact, reads it again.
+func TestLockCheckReusesTheBuild(t *testing.T) {
+	w := newWorld(t)
+	out := t.TempDir()
+	pr := w.project(repoA)
+	for range 2 {
+		if _, _, err := Run(context.Background(), w.options(pr, out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(pr.Config.Path, []byte("name: app # edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Run(context.Background(), w.options(pr, out)); err != nil {
+		t.Fatal(err)
+	}
+	w.onDisk = false // the layout no longer verifies
+	if _, _, err := Run(context.Background(), w.options(pr, out)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, true, false, false}; !slices.Equal(w.lockReuse, want) {
+		t.Errorf("lock checks given a build: %v, want %v", w.lockReuse, want)
+	}
+}
+
+func TestRecordTargets(t *testing.T) {
+	base := "registry.example/python@sha256:" + strings.Repeat("0", 64)
+	py := pyenv.Env{Version: "3.11.2", Major: 3, Minor: 11, GlibcMajor: 2, GlibcMinor: 36, Arch: "x86_64"}
+	built := func(edit func(*buildrecord.Record)) *Built {
+		rec := &buildrecord.Record{Base: buildrecord.BaseRecord{Digest: "sha256:" + strings.Repeat("0", 64)},
+			Platforms: []buildrecord.PlatformRecord{{Platform: "linux/amd64", Python: py}}}
+		if edit != nil {
+			edit(rec)
+		}
+		return &Built{Record: rec}
+	}
+	cfg := &config.Config{Base: base, Platforms: []string{"linux/amd64"}}
+	for _, c := range []struct {
+		name    string
+		reuse   *Built
+		want    int // targets; 0: inspect the base
+		wantErr string
+	}{
+		{name: "no build", reuse: nil},
+		{name: "same base and platforms", reuse: built(nil), want: 1},
+		{name: "another base", reuse: built(func(r *buildrecord.Record) { r.Base.Digest = "sha256:" + strings.Repeat("1", 64) })},
+		{name: "another platform", reuse: built(func(r *buildrecord.Record) { r.Platforms[0].Platform = "linux/arm64" })},
+		{name: "more platforms", reuse: built(func(r *buildrecord.Record) {
+			r.Platforms = append(r.Platforms, buildrecord.PlatformRecord{Platform: "linux/arm64", Python: py})
+		})},
+		{name: "record without Python", reuse: built(func(r *buildrecord.Record) { r.Platforms[0].Python = pyenv.Env{} })},
+		{name: "unusable Python", reuse: built(func(r *buildrecord.Record) { r.Platforms[0].Python.Version = "3" }), wantErr: "linux/amd64 in the build record"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := recordTargets(c.reuse, cfg)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || len(got) != c.want {
+				t.Fatalf("%d targets, %v; want %d", len(got), err, c.want)
+			}
+			if c.want > 0 && (got[0].Platform != "linux/amd64" || got[0].Wheel.GlibcMinor != 36 || got[0].Wheel.PythonMinor != 11 || got[0].Env["python_full_version"] != "3.11.2") {
+				t.Errorf("target %+v", got[0])
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package release
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,21 +23,6 @@ import (
 // and fixes the build inputs: the epoch and their fingerprint.
 func (r *run) lock(ctx context.Context) (string, bool, error) {
 	pr := r.o.Project
-	plats, warnings, err := r.p.Builder.CheckLock(ctx)
-	for _, w := range warnings {
-		r.logf("warning: %s", w)
-	}
-	if err != nil {
-		return "", false, err
-	}
-	version := ""
-	if r.o.VersionTag {
-		if r.version, err = relversion.Next(ctx, relversion.Options{Config: pr.Config, Lock: pr.Lock, Registry: r.o.Registry}); err != nil {
-			return "", false, err
-		}
-		r.logf("version %s: %s", r.version.Next, r.version.Reason)
-		version = ", version " + r.version.Next
-	}
 	epoch, err := gitinfo.Epoch(r.o.SourceDateEpoch, pr.Git)
 	if err != nil {
 		return "", false, errs.Input(err)
@@ -45,17 +31,37 @@ func (r *run) lock(ctx context.Context) (string, bool, error) {
 	if r.inputs, err = fingerprint(pr, r.epoch, r.o.HardenVersion, r.o.WheelDir, r.o.IndexURL); err != nil {
 		return "", false, err
 	}
+	// A build of these very inputs describes the base as well as reading
+	// it again would; the build stage reuses it.
+	var reuse *Built
+	if r.state.Inputs == r.inputs && r.state.Digest != "" {
+		reuse = r.p.Builder.Reuse(ctx, r.state.Digest)
+	}
+	plats, warnings, err := r.p.Builder.CheckLock(ctx, reuse)
+	for _, w := range warnings {
+		r.logf("warning: %s", w)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	r.reused = reuse
+	version := ""
+	if r.o.VersionTag {
+		if r.version, err = relversion.Next(ctx, relversion.Options{Config: pr.Config, Lock: pr.Lock, Registry: r.o.Registry}); err != nil {
+			return "", false, err
+		}
+		r.logf("version %s: %s", r.version.Next, r.version.Reason)
+		version = ", version " + r.version.Next
+	}
 	return fmt.Sprintf("%s consistent on %s, lock %s%s", wording.Count(len(pr.Lock.Requirements), "pin"), strings.Join(plats, ", "), shortDigest(pr.Lock.Digest), version), false, nil
 }
 
 // build reuses the output of an earlier run made from the same inputs
 // once its layout proves intact; otherwise it builds.
 func (r *run) build(ctx context.Context) (string, bool, error) {
-	if r.state.Inputs == r.inputs && r.state.Digest != "" {
-		if b := r.p.Builder.Reuse(ctx, r.state.Digest); b != nil {
-			r.built = b
-			return fmt.Sprintf("%s already built from these inputs (layout verified)", shortDigest(b.Record.Digest)), true, nil
-		}
+	if b := r.reused; b != nil {
+		r.built = b
+		return fmt.Sprintf("%s already built from these inputs (layout verified)", shortDigest(b.Record.Digest)), true, nil
 	}
 	if r.o.DryRun {
 		return "would build " + r.o.Out + " from " + r.o.Project.Config.Base, false, nil
@@ -324,36 +330,38 @@ func (r *run) sign(ctx context.Context) (string, bool, error) {
 	}
 	r.signer = info
 	r.logf("signing as %s", info.Identity)
-	rep, err := r.p.Signer.Sign(ctx, r.rel)
+	// The attestations are signed in the same batch: their statements
+	// are built first, so nothing is signed when one cannot be, and the
+	// log is waited for once. The attest stage reports them.
+	signs, atts, err := r.p.Signer.SignAndAttest(ctx, r.rel, r.facts(), attestTypes)
 	if err != nil {
 		return "", false, err
 	}
-	r.created.signed = !allPresent(rep)
-	r.state.Signed = true
+	r.created.signed, r.created.attested = !allPresent(signs), !allPresent(atts)
+	r.state.Signed, r.state.Attested = true, true
+	r.attested = atts
 	if err := r.saveState(); err != nil {
 		return "", false, err
 	}
-	return summarize(rep), allPresent(rep), nil
+	return summarize(signs), allPresent(signs), nil
+}
+
+func (r *run) facts() *attest.Facts {
+	return &attest.Facts{Record: r.built.Record, Release: r.rel, SBOMs: r.docs, Scans: r.scans}
 }
 
 // attestTypes are the statements a release attaches.
 var attestTypes = append(slices.Clone(attest.AllTypes), attest.TypeVuln)
 
-func (r *run) attest(ctx context.Context) (string, bool, error) {
+func (r *run) attest(context.Context) (string, bool, error) {
 	if r.o.DryRun {
 		return "would attest " + strings.Join(attestTypes, ", "), false, nil
 	}
-	facts := &attest.Facts{Record: r.built.Record, Release: r.rel, SBOMs: r.docs, Scans: r.scans}
-	rep, err := r.p.Signer.Attest(ctx, facts, attestTypes)
-	if err != nil {
-		return "", false, err
+	rep := r.attested
+	if rep == nil {
+		return "", false, errors.New("the sign stage did not sign the attestations")
 	}
-	r.created.attested = !allPresent(rep)
-	r.state.Attested = true
-	if err := r.saveState(); err != nil {
-		return "", false, err
-	}
-	return summarize(rep), allPresent(rep), nil
+	return summarize(rep) + ", signed in the sign stage's batch", allPresent(rep), nil
 }
 
 // summarize counts what a sign or attest stage attached and found.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/anchore/syft/syft"
 )
 
 type ctxKey string
@@ -34,7 +32,7 @@ func TestLicenseScanner(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds syft's license scanner (about a second of CPU)")
 	}
-	ls := newLicenseScanner(syft.DefaultCreateSBOMConfig().Licenses)
+	ls := StartLicenses()
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	// The scanner has only just started building.

@@ -31,7 +31,10 @@ func ForIndex(ctx context.Context, idx v1.ImageIndex, rec *buildrecord.Record, o
 	if err != nil {
 		return nil, err
 	}
-	licenses := newLicenseScanner(sbomConfig(o).Licenses)
+	licenses := o.Licenses
+	if licenses == nil {
+		licenses = newLicenses(sbomConfig(o).Licenses)
+	}
 	var (
 		sboms []*SBOM
 		drift []error

@@ -36,6 +36,9 @@ type Options struct {
 	ToolName    string    // "harden"
 	ToolVersion string
 	Name        string // image name for the document, e.g. "ghcr.io/org/pgcli"; required
+	// Licenses is a license scanner started earlier (StartLicenses);
+	// nil: ForIndex starts one.
+	Licenses *Licenses
 }
 
 func (o Options) complete() (Options, error) {
@@ -81,7 +84,7 @@ type SBOM struct {
 // single-image OCI layout in a temporary directory, runs syft on it and
 // removes everything it wrote before returning.
 func Generate(ctx context.Context, img v1.Image, platform, digest string, o Options) (*SBOM, error) {
-	return generate(ctx, img, platform, digest, o, nil)
+	return generate(ctx, img, platform, digest, o, o.Licenses)
 }
 
 // sbomConfig is syft's configuration for the documents harden writes.
@@ -91,7 +94,7 @@ func sbomConfig(o Options) *syft.CreateSBOMConfig {
 
 // generate is Generate with a license scanner shared with other calls
 // (nil: build one).
-func generate(ctx context.Context, img v1.Image, platform, digest string, o Options, licenses *licenseScanner) (_ *SBOM, err error) {
+func generate(ctx context.Context, img v1.Image, platform, digest string, o Options, licenses *Licenses) (_ *SBOM, err error) {
 	o, err = o.complete()
 	if err != nil {
 		return nil, err
@@ -109,7 +112,7 @@ func generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 	syftVersion := syft.DefaultCreateSBOMConfig().ToolVersion // read from the binary's build info
 	cfg := sbomConfig(o)
 	if licenses == nil {
-		licenses = newLicenseScanner(cfg.Licenses)
+		licenses = newLicenses(cfg.Licenses)
 	}
 
 	dir, err := os.MkdirTemp("", "harden-sbom-*")
@@ -164,19 +167,26 @@ func generate(ctx context.Context, img v1.Image, platform, digest string, o Opti
 	}, nil
 }
 
-// licenseScanner is syft's license scanner, built in the background:
-// it compiles every license text syft knows into one automaton (about a
-// second of CPU), which overlaps with staging the image. It keeps no
+// Licenses is syft's license scanner, built in the background: it
+// compiles every license text syft knows into one automaton (about a
+// second of CPU), which overlaps with whatever runs meanwhile (staging
+// the image; in a release, the stages before the SBOMs). It keeps no
 // state between scans, so the platforms of one index share one.
-type licenseScanner struct {
+type Licenses struct {
 	done chan struct{}
 	ctx  context.Context // carries the scanner, as syft looks it up
 	err  error
 }
 
-// newLicenseScanner starts building the scanner for cfg.
-func newLicenseScanner(cfg cataloging.LicenseConfig) *licenseScanner {
-	ls := &licenseScanner{done: make(chan struct{})}
+// StartLicenses starts building the license scanner the SBOMs use, for
+// Options.Licenses.
+func StartLicenses() *Licenses {
+	return newLicenses(syft.DefaultCreateSBOMConfig().Licenses)
+}
+
+// newLicenses starts building the scanner for cfg.
+func newLicenses(cfg cataloging.LicenseConfig) *Licenses {
+	ls := &Licenses{done: make(chan struct{})}
 	go func() {
 		defer close(ls.done)
 		ls.ctx, ls.err = syft.SetContextLicenseScanner(context.Background(), cfg)
@@ -186,7 +196,7 @@ func newLicenseScanner(cfg cataloging.LicenseConfig) *licenseScanner {
 
 // with returns ctx carrying the scanner, once it is built. syft uses a
 // scanner it finds in the context instead of building its own.
-func (ls *licenseScanner) with(ctx context.Context) (context.Context, error) {
+func (ls *Licenses) with(ctx context.Context) (context.Context, error) {
 	select {
 	case <-ls.done:
 	case <-ctx.Done():

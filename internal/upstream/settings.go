@@ -1,12 +1,15 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/harden-dev/harden/internal/config"
 	"github.com/harden-dev/harden/internal/errs"
+	"github.com/harden-dev/harden/internal/lock"
 	"github.com/harden-dev/harden/internal/sign"
 )
 
@@ -21,6 +24,19 @@ type Settings struct {
 	// CacheOnly: provenance comes from the cache alone, never an index;
 	// the trusted root is still TrustedRoot or TUF's (Options.CacheOnly).
 	CacheOnly bool
+}
+
+// ForLock are the settings of a build's (or a release's) check of the
+// provenance lf records: nil when it records none (a lock made from a
+// wheel directory, or before these checks), as there is nothing to hold
+// the files to. cacheOnly never asks an index.
+func ForLock(lf *lock.File, trustedRoot string, cacheOnly bool) *Settings {
+	for _, r := range lf.Requirements {
+		if len(r.Provenance) > 0 {
+			return &Settings{TrustedRoot: trustedRoot, CacheOnly: cacheOnly}
+		}
+	}
+	return nil
 }
 
 // Source is where the provenance of files from indexURL comes from: the
@@ -49,4 +65,17 @@ func (s Settings) Trust() func() (root.TrustedMaterial, error) {
 		}
 		return t.Root, nil
 	}
+}
+
+// Check verifies the attestations of pins, files of the lock lf, under
+// the upstream: policy of c, with the publishers lf records pinned
+// (Options.Checking). indexURL is "" when the files come from a wheel
+// directory: the cache alone is asked then.
+func (s Settings) Check(ctx context.Context, pins []Pin, lf *lock.File, c *config.Config, indexURL, cacheDir string, hc *http.Client) (*Report, error) {
+	src, err := s.Source(indexURL, cacheDir, hc)
+	if err != nil {
+		return nil, err
+	}
+	return Check(ctx, pins, Options{Source: src, Trust: s.Trust(), Policy: PolicyOf(c),
+		Previous: lf, Checking: true, CacheOnly: s.CacheOnly})
 }

@@ -25,3 +25,12 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }
+
+// Log writes the coverage to logf, one call per line.
+func (r *Report) Log(logf func(format string, args ...any)) {
+	var b strings.Builder
+	r.WriteText(&b)
+	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		logf("%s", l)
+	}
+}

@@ -21,16 +21,26 @@ func ForProject(pr *project.Project, wheelDir, indexURL, cacheDir string, hc *ht
 	return src, cache, nil
 }
 
-// SourceFor picks the wheel source: --wheel-dir, else --index-url, else
-// the lock's --index-url, else the config's index, else PyPI.
+// SourceFor picks the wheel source: --wheel-dir, else the index
+// IndexURLFor names.
 func SourceFor(pr *project.Project, wheelDir, indexURL string, hc *http.Client) (Source, error) {
 	if wheelDir != "" {
 		return NewDir(wheelDir), nil
 	}
+	return NewIndex(IndexURLFor(pr, wheelDir, indexURL), hc)
+}
+
+// IndexURLFor is the index wheels come from: "" with a wheel directory,
+// else --index-url, else the lock's --index-url, else the config's
+// index, else PyPI.
+func IndexURLFor(pr *project.Project, wheelDir, indexURL string) string {
+	if wheelDir != "" {
+		return ""
+	}
 	for _, u := range []string{indexURL, pr.Lock.IndexURL, pr.Config.Index.URL} {
 		if u != "" {
-			return NewIndex(u, hc)
+			return u
 		}
 	}
-	return NewIndex(DefaultIndex, hc)
+	return DefaultIndex
 }

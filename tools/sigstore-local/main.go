@@ -4,6 +4,12 @@
 // Usage:
 //
 //	sigstore-local -dir DIR -rekor-server PATH [-email ADDR] [-token-ttl D]
+//	               [-index-wheels DIR [-index-attest PKG=OWNER/REPO:WORKFLOW,...]]
+//
+// With -index-wheels it also serves those wheels as a PEP 691 simple
+// index, with PyPI (PEP 740) attestations, signed through this Sigstore
+// with GitHub Actions certificates, for the packages -index-attest names;
+// the env file then sets PYPI_INDEX_URL.
 //
 // Once every service answers, DIR holds:
 //
@@ -24,6 +30,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,6 +43,7 @@ import (
 	tsalog "github.com/sigstore/timestamp-authority/v2/pkg/log"
 	"go.uber.org/zap"
 
+	"github.com/harden-dev/harden/internal/pep740/pep740test"
 	"github.com/harden-dev/harden/internal/sigstoretest"
 )
 
@@ -50,7 +59,13 @@ func run() error {
 	rekorServer := flag.String("rekor-server", "", "path to the rekor-tiles POSIX rekor-server binary (required)")
 	email := flag.String("email", "release@harden.test", "identity of the minted ID token")
 	ttl := flag.Duration("token-ttl", 30*time.Minute, "lifetime of the minted ID token")
+	indexWheels := flag.String("index-wheels", "", "also serve the wheels of this directory as a simple index")
+	indexAttest := flag.String("index-attest", "", "packages the index attests, as PKG=OWNER/REPO:WORKFLOW, comma-separated")
 	flag.Parse()
+	attest, err := parseAttest(*indexAttest)
+	if err != nil {
+		return err
+	}
 	switch {
 	case flag.NArg() > 0:
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -62,6 +77,8 @@ func run() error {
 		return errors.New("-email must not be empty")
 	case *ttl <= 0:
 		return fmt.Errorf("-token-ttl %v is not positive", *ttl)
+	case len(attest) > 0 && *indexWheels == "":
+		return errors.New("-index-attest needs -index-wheels")
 	}
 
 	if err := quietLibraryLogs(); err != nil {
@@ -85,7 +102,16 @@ func run() error {
 		}
 		return err
 	}
-	if err := publish(st, *dir, *email, *ttl); err != nil {
+	var extra [][2]string
+	if *indexWheels != "" {
+		url, stopIndex, err := serveIndex(ctx, st, *indexWheels, attest)
+		if err != nil {
+			return errors.Join(err, st.Close())
+		}
+		defer stopIndex()
+		extra = append(extra, [2]string{"PYPI_INDEX_URL", url})
+	}
+	if err := publish(st, *dir, *email, *ttl, extra); err != nil {
 		return errors.Join(err, st.Close())
 	}
 	fmt.Fprintf(os.Stderr, "sigstore-local: ready in %s\n", *dir)
@@ -112,7 +138,7 @@ func quietLibraryLogs() error {
 }
 
 // publish writes the token, the env file and, last, the ready marker.
-func publish(st *sigstoretest.Stack, dir, email string, ttl time.Duration) error {
+func publish(st *sigstoretest.Stack, dir, email string, ttl time.Duration, extra [][2]string) error {
 	tok, err := st.Issuer.Mint(email, ttl)
 	if err != nil {
 		return err
@@ -124,14 +150,14 @@ func publish(st *sigstoretest.Stack, dir, email string, ttl time.Duration) error
 	}
 
 	var env strings.Builder
-	for _, kv := range [][2]string{
+	for _, kv := range append([][2]string{
 		{"SIGSTORE_ISSUER", st.Issuer.URL()},
 		{"SIGSTORE_FULCIO_URL", st.FulcioURL},
 		// The RFC 3161 endpoint itself, as the signing config lists it.
 		{"SIGSTORE_TSA_URL", st.TSAURL + sigstoretest.TimestampPath},
 		{"SIGSTORE_REKOR_URL", st.RekorURL},
 		{"SIGSTORE_IDENTITY", email},
-	} {
+	}, extra...) {
 		fmt.Fprintf(&env, "%s=%s\n", kv[0], shellQuote(kv[1]))
 	}
 	if err := writeFileAtomic(filepath.Join(dir, "env"), []byte(env.String()), 0o644); err != nil {
@@ -186,4 +212,42 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// parseAttest reads -index-attest: PKG=OWNER/REPO:WORKFLOW, comma-separated.
+func parseAttest(v string) (map[string]sigstoretest.GitHubClaims, error) {
+	out := map[string]sigstoretest.GitHubClaims{}
+	if v == "" {
+		return out, nil
+	}
+	for _, item := range strings.Split(v, ",") {
+		pkg, pub, ok := strings.Cut(item, "=")
+		repo, workflow, ok2 := strings.Cut(pub, ":")
+		if !ok || !ok2 || pkg == "" || strings.Count(repo, "/") != 1 || workflow == "" {
+			return nil, fmt.Errorf("-index-attest %q: want PKG=OWNER/REPO:WORKFLOW, e.g. six=benjaminp/six:release.yml", item)
+		}
+		out[pkg] = sigstoretest.GitHubClaims{Repository: repo, Workflow: workflow, Ref: "refs/heads/main", SHA: strings.Repeat("0", 40)}
+	}
+	return out, nil
+}
+
+// serveIndex serves the wheels of dir on 127.0.0.1, attesting the
+// packages of attest, and returns the index URL.
+func serveIndex(ctx context.Context, st *sigstoretest.Stack, dir string, attest map[string]sigstoretest.GitHubClaims) (string, func(), error) {
+	ix, err := pep740test.NewIndex(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("-index-wheels: %w", err)
+	}
+	for pkg, c := range attest {
+		if err := ix.AttestProject(ctx, st, c, pkg); err != nil {
+			return "", nil, fmt.Errorf("-index-attest %s: %w", pkg, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("serve the index: %w", err)
+	}
+	srv := &http.Server{Handler: ix.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/simple/", func() { _ = srv.Close() }, nil
 }

@@ -74,6 +74,8 @@ type SignerParams struct {
 	Getenv            func(string) string
 	HTTPClient        *http.Client
 	CacheDir          string
+	// TUF keeps what TUF repositories gave for later loads; nil: none.
+	TUF *sign.TUFReader
 }
 
 // NewSigner loads trust material and a token or key and returns a ready
@@ -127,14 +129,14 @@ func loadSigning(ctx context.Context, p SignerParams, interactive bool) (sign.Op
 		// timestamp, nothing fetched.
 		if p.TrustedRoot != "" || p.SigningConfig != "" {
 			if trust, err = sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
-				Offline: p.Offline, CacheDir: p.CacheDir}); err != nil {
+				Offline: p.Offline, CacheDir: p.CacheDir, TUF: p.TUF}); err != nil {
 				return sign.Options{}, err
 			}
 		}
 		return sign.Options{Trust: trust, Key: sv}, nil
 	}
 	trust, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: p.TrustedRoot, SigningConfigPath: p.SigningConfig,
-		Offline: p.Offline, CacheDir: p.CacheDir, NeedSigningConfig: true})
+		Offline: p.Offline, CacheDir: p.CacheDir, NeedSigningConfig: true, TUF: p.TUF})
 	if err != nil {
 		return sign.Options{}, err
 	}

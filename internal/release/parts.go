@@ -220,7 +220,11 @@ func recordTargets(reuse *Built, c *config.Config) ([]baseimage.Target, error) {
 // the lock records provenance, the records are checked against the
 // provenance cache (never an index); else nil, no check.
 func upstreamSettings(o *Options) *upstream.Settings {
-	return upstream.ForLock(o.Project.Lock, o.UpstreamTrustedRoot, true)
+	s := upstream.ForLock(o.Project.Lock, o.UpstreamTrustedRoot, true)
+	if s != nil {
+		s.TUF = o.Signer.TUF
+	}
+	return s
 }
 
 // lockErr is the lock stage's failure: an inconsistent lock, else the

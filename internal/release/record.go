@@ -43,7 +43,7 @@ func (r *run) verifyStage(ctx context.Context) (string, bool, error) {
 		Image:     r.image.String(),
 		Registry:  r.o.Registry,
 		ExpectUID: r.o.Project.Config.User.UID,
-		Trust:     sign.TrustOptions{TrustedRootPath: r.o.Signer.TrustedRoot, Offline: r.o.Signer.Offline, CacheDir: r.o.Signer.CacheDir},
+		Trust:     sign.TrustOptions{TrustedRootPath: r.o.Signer.TrustedRoot, Offline: r.o.Signer.Offline, CacheDir: r.o.Signer.CacheDir, TUF: r.o.Signer.TUF},
 		Now:       r.o.Now,
 	}
 	args := []string{"harden", "verify", r.image.String()}

@@ -25,6 +25,7 @@ import (
 	"github.com/harden-dev/harden/internal/relversion"
 	"github.com/harden-dev/harden/internal/sbom"
 	"github.com/harden-dev/harden/internal/scan"
+	"github.com/harden-dev/harden/internal/sign"
 )
 
 // Stage names, in the order they run.
@@ -156,6 +157,11 @@ func Run(ctx context.Context, o Options) (*Record, []StageResult, error) {
 	}
 	if o.Signer.Getenv == nil {
 		o.Signer.Getenv = o.Getenv
+	}
+	if o.Signer.TUF == nil {
+		// The preflight, the sign, verify and lock stages load trust
+		// material: TUF is read once for the run.
+		o.Signer.TUF = &sign.TUFReader{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

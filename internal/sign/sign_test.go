@@ -273,18 +273,12 @@ func TestDSSEWithSignatureAndUnverified(t *testing.T) {
 	}
 }
 
-// The TUF repository is read once per process for each document, however
-// many times trust material is loaded.
+// Through one TUFReader, the TUF repository is read once for each
+// document, however many times trust material is loaded.
 func TestLoadTrustReadsTUFOnce(t *testing.T) {
-	realFetch := fetchTUF
-	t.Cleanup(func() {
-		fetchTUF = realFetch
-		tufTrust.Lock()
-		tufTrust.m = nil
-		tufTrust.Unlock()
-	})
 	var roots, configs int
-	fetchTUF = func(_ *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+	tr := &TUFReader{}
+	tr.fetch = func(_ *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
 		var tr *root.TrustedRoot
 		var sc *root.SigningConfig
 		if wantRoot {
@@ -298,15 +292,15 @@ func TestLoadTrustReadsTUFOnce(t *testing.T) {
 		return tr, sc, nil
 	}
 	dir := t.TempDir()
-	v1, err := LoadTrust(TrustOptions{CacheDir: dir})
+	v1, err := LoadTrust(TrustOptions{CacheDir: dir, TUF: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1, err := LoadTrust(TrustOptions{CacheDir: dir, NeedSigningConfig: true})
+	s1, err := LoadTrust(TrustOptions{CacheDir: dir, NeedSigningConfig: true, TUF: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := LoadTrust(TrustOptions{CacheDir: dir, NeedSigningConfig: true})
+	s2, err := LoadTrust(TrustOptions{CacheDir: dir, NeedSigningConfig: true, TUF: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,11 +310,11 @@ func TestLoadTrustReadsTUFOnce(t *testing.T) {
 	if v1.Root != s1.Root || s1.Root != s2.Root || s1.Config == nil || s1.Config != s2.Config || v1.Config != nil {
 		t.Fatalf("trust material differs between loads: %+v %+v %+v", v1, s1, s2)
 	}
-	if _, err := LoadTrust(TrustOptions{CacheDir: t.TempDir()}); err != nil || roots != 2 {
+	if _, err := LoadTrust(TrustOptions{CacheDir: t.TempDir(), TUF: tr}); err != nil || roots != 2 {
 		t.Fatalf("another cache directory: %v, %d reads", err, roots)
 	}
 	// Offline never consults TUF, even when this process has.
-	if _, err := LoadTrust(TrustOptions{CacheDir: dir, Offline: true}); err == nil {
+	if _, err := LoadTrust(TrustOptions{CacheDir: dir, Offline: true, TUF: tr}); err == nil {
 		t.Fatal("offline load without a trusted root succeeded")
 	}
 }

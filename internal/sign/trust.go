@@ -38,6 +38,20 @@ type TrustOptions struct {
 	CacheDir string
 	// NeedSigningConfig is set by signers; verifiers leave it false.
 	NeedSigningConfig bool
+	// TUF, when set, keeps what is read from TUF repositories for the
+	// next loads through it (a release loads trust at several stages);
+	// nil reads the repository on every load.
+	TUF *TUFReader
+}
+
+// TUFReader reads trust material from TUF repositories and keeps it, by
+// repository and cache directory, so that one run consults each
+// repository once per document. The zero value is ready.
+type TUFReader struct {
+	mu sync.Mutex
+	m  map[string]tufMaterial
+	// fetch replaces fetchTUF in tests.
+	fetch func(topts *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error)
 }
 
 // LoadTrust reads the trusted root and signing config.
@@ -74,32 +88,13 @@ func LoadTrust(o TrustOptions) (*Trust, error) {
 	} else if d, err := os.UserCacheDir(); err == nil {
 		topts.CachePath = filepath.Join(d, "harden", "tuf")
 	}
-	// A release reads the trust material at several stages: the TUF
-	// repository is consulted once per process for each document.
-	key := topts.RepositoryBaseURL + "\x00" + topts.CachePath
-	tufTrust.Lock()
-	mat := tufTrust.m[key]
-	tufTrust.Unlock()
-	needRoot := t.Root == nil && mat.root == nil
-	needConfig := o.NeedSigningConfig && t.Config == nil && mat.config == nil
-	if needRoot || needConfig {
-		r, sc, err := fetchTUF(topts, needRoot, needConfig)
-		if err != nil {
-			return nil, err
-		}
-		tufTrust.Lock()
-		if tufTrust.m == nil {
-			tufTrust.m = map[string]tufMaterial{}
-		}
-		mat = tufTrust.m[key]
-		if r != nil {
-			mat.root = r
-		}
-		if sc != nil {
-			mat.config = sc
-		}
-		tufTrust.m[key] = mat
-		tufTrust.Unlock()
+	tr := o.TUF
+	if tr == nil {
+		tr = &TUFReader{}
+	}
+	mat, err := tr.read(topts, t.Root == nil, o.NeedSigningConfig && t.Config == nil)
+	if err != nil {
+		return nil, err
 	}
 	t.Source = topts.RepositoryBaseURL
 	if t.Root == nil {
@@ -114,11 +109,36 @@ func LoadTrust(o TrustOptions) (*Trust, error) {
 	return t, nil
 }
 
-// tufTrust is what this process has read from TUF repositories, by
-// repository and cache directory.
-var tufTrust struct {
-	sync.Mutex
-	m map[string]tufMaterial
+// read returns what the repository topts names holds, reading what is
+// wanted and not yet kept.
+func (r *TUFReader) read(topts *tuf.Options, wantRoot, wantConfig bool) (tufMaterial, error) {
+	key := topts.RepositoryBaseURL + "\x00" + topts.CachePath
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mat := r.m[key]
+	needRoot, needConfig := wantRoot && mat.root == nil, wantConfig && mat.config == nil
+	if !needRoot && !needConfig {
+		return mat, nil
+	}
+	fetch := r.fetch
+	if fetch == nil {
+		fetch = fetchTUF
+	}
+	tr, sc, err := fetch(topts, needRoot, needConfig)
+	if err != nil {
+		return tufMaterial{}, err
+	}
+	if tr != nil {
+		mat.root = tr
+	}
+	if sc != nil {
+		mat.config = sc
+	}
+	if r.m == nil {
+		r.m = map[string]tufMaterial{}
+	}
+	r.m[key] = mat
+	return mat, nil
 }
 
 type tufMaterial struct {
@@ -128,7 +148,7 @@ type tufMaterial struct {
 
 // fetchTUF reads the trusted root and the signing config, as asked, from
 // the TUF repository topts names, refreshing its metadata.
-var fetchTUF = func(topts *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+func fetchTUF(topts *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
 	client, err := tuf.New(topts)
 	if err != nil {
 		return nil, nil, errs.Unreachable(fmt.Errorf("public-good Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))

@@ -24,6 +24,8 @@ type Settings struct {
 	// CacheOnly: provenance comes from the cache alone, never an index;
 	// the trusted root is still TrustedRoot or TUF's (Options.CacheOnly).
 	CacheOnly bool
+	// TUF keeps what TUF repositories gave for later loads; nil: none.
+	TUF *sign.TUFReader
 }
 
 // ForLock are the settings of a build's (or a release's) check of the
@@ -56,7 +58,7 @@ func (s Settings) Source(indexURL, cacheDir string, hc *http.Client) (Source, er
 // Trust loads the trusted root when first called.
 func (s Settings) Trust() func() (root.TrustedMaterial, error) {
 	return func() (root.TrustedMaterial, error) {
-		t, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: s.TrustedRoot, Offline: s.Offline})
+		t, err := sign.LoadTrust(sign.TrustOptions{TrustedRootPath: s.TrustedRoot, Offline: s.Offline, TUF: s.TUF})
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/harden-dev/harden/internal/errs"
 	"github.com/harden-dev/harden/internal/fsutil"
 	"github.com/harden-dev/harden/internal/pep740"
+	"github.com/harden-dev/harden/internal/wheels"
 )
 
 // State is what a source knows of a file's provenance.
@@ -212,7 +213,7 @@ func (ix *Index) fetchPage(ctx context.Context, key string) (map[string]json.Raw
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Accept", simpleJSON)
+	req.Header.Set("Accept", simpleJSON+", application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1")
 	resp, err := ix.client.Do(req)
 	if err != nil {
 		return nil, nil, errs.Unreachable(fmt.Errorf("fetch %s: %w", redact(u), err))
@@ -222,12 +223,24 @@ func (ix *Index) fetchPage(ctx context.Context, key string) (map[string]json.Raw
 		return nil, nil, errs.Unreachable(fmt.Errorf("fetch %s: %s", redact(u), resp.Status))
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode != http.StatusOK || mt != simpleJSON {
+	isHTML := mt == "text/html" || mt == "application/vnd.pypi.simple.v1+html"
+	if resp.StatusCode != http.StatusOK || (mt != simpleJSON && !isHTML) {
 		return map[string]json.RawMessage{}, resp.Request.URL, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageSize))
 	if err != nil {
 		return nil, nil, errs.Unreachable(fmt.Errorf("read %s: %w", redact(u), err))
+	}
+	if isHTML {
+		// PEP 740's data-provenance; a file without one is looked up in
+		// the Integrity API, as with a JSON page without the key.
+		out := map[string]json.RawMessage{}
+		for _, f := range wheels.HTMLFiles(body, resp.Request.URL) {
+			if f.Provenance != "" {
+				out[f.Filename], _ = json.Marshal(f.Provenance)
+			}
+		}
+		return out, resp.Request.URL, nil
 	}
 	var doc struct {
 		Files []map[string]json.RawMessage `json:"files"`

@@ -24,6 +24,7 @@ var (
 // (200 with body[path] when set).
 type fakeIndex struct {
 	page   string
+	html   bool // serve page as PEP 503 HTML
 	status map[string]int
 	body   map[string]string
 	mu     sync.Mutex
@@ -36,6 +37,9 @@ func (f *fakeIndex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if strings.HasSuffix(r.URL.Path, "/a/") && f.page != "" {
 		w.Header().Set("Content-Type", simpleJSON)
+		if f.html {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		}
 		_, _ = w.Write([]byte(f.page))
 		return
 	}
@@ -70,6 +74,13 @@ func TestIndexSource(t *testing.T) {
 		{name: "provenance key, relative URL and null", path: "/simple/", f: &fakeIndex{
 			page: `{"files":[{"filename":"` + fileA.Filename + `","provenance":"../../p/a.json"},{"filename":"` + fileB.Filename + `","provenance":null}]}`,
 			body: map[string]string{"/p/a.json": prov}}, states: [2]State{Found, None}},
+		{name: "data-provenance on an HTML page", path: "/simple/", f: &fakeIndex{html: true,
+			page: `<a href="../../f/` + fileA.Filename + `#sha256=` + fileA.SHA256 + `" data-provenance="../../p/a.json">` + fileA.Filename + `</a>` +
+				`<a href="../../f/` + fileB.Filename + `">` + fileB.Filename + `</a>`,
+			status: map[string]int{integrityA: 500, integrityB: 404}, body: map[string]string{"/p/a.json": prov}}, states: [2]State{Found, None}},
+		{name: "HTML data-provenance that is not http(s)", path: "/simple/", f: &fakeIndex{html: true,
+			page:   `<a href="../../f/` + fileA.Filename + `" data-provenance="file:///etc/passwd">` + fileA.Filename + `</a>`,
+			status: map[string]int{integrityB: 404}, body: map[string]string{integrityA: prov}}, states: [2]State{Found, None}},
 		{name: "no Integrity API without /simple/", path: "/pypi/", f: &fakeIndex{}, states: [2]State{None, None}},
 		{name: "server error", path: "/simple/", f: &fakeIndex{status: map[string]int{integrityA: 503, integrityB: 503}}, err: "503", code: errs.CodeUnreachable},
 		{name: "advertised URL refused", path: "/simple/", f: &fakeIndex{page: `{"files":[{"filename":"` + fileA.Filename + `","provenance":"/p/a.json"}]}`,

@@ -44,6 +44,11 @@ type File struct {
 	// URL+".metadata" (PEP 658/714): "" no, "-" yes without a hash,
 	// else the sha256 hex of that file.
 	CoreMetadata string `json:"coreMetadata,omitempty"`
+	// Provenance is the PEP 740 provenance URL an HTML page gives for the
+	// file (data-provenance), resolved against the page; "" if none.
+	// JSON pages are read for provenance by internal/upstream, which
+	// tells a null from an absent key.
+	Provenance string `json:"provenance,omitempty"`
 }
 
 // Source lists and opens distribution files of a project. Two
@@ -260,35 +265,47 @@ func (ix *Index) Files(ctx context.Context, key string) ([]File, error) {
 			out = append(out, file)
 		}
 	} else {
-		for _, m := range anchorRe.FindAllSubmatch(body, -1) {
-			attrs, text := string(m[1]), html.UnescapeString(strings.TrimSpace(string(m[2])))
-			hm := hrefRe.FindStringSubmatch(attrs)
-			if hm == nil {
-				continue
-			}
-			href := html.UnescapeString(hm[2] + hm[3])
-			u, err := final.Parse(href)
-			if err != nil {
-				continue
-			}
-			sum := ""
-			if v, ok := strings.CutPrefix(u.Fragment, "sha256="); ok {
-				sum = strings.ToLower(v)
-			}
-			u.Fragment = ""
-			data := dataAttrs(attrs)
-			_, yanked := data["data-yanked"]
-			file := File{Filename: text, URL: u.String(), SHA256: sum, Yanked: yanked, RequiresPython: strings.TrimSpace(data["data-requires-python"])}
-			if v, ok := data["data-core-metadata"]; ok {
-				file.CoreMetadata = htmlCoreMetadata(v)
-			} else if v, ok := data["data-dist-info-metadata"]; ok {
-				file.CoreMetadata = htmlCoreMetadata(v)
-			}
-			out = append(out, file)
-		}
+		out = HTMLFiles(body, final)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Filename < out[j].Filename })
 	return out, nil
+}
+
+// HTMLFiles reads the anchors of a PEP 503 project page served at final.
+func HTMLFiles(body []byte, final *url.URL) []File {
+	var out []File
+	for _, m := range anchorRe.FindAllSubmatch(body, -1) {
+		attrs, text := string(m[1]), html.UnescapeString(strings.TrimSpace(string(m[2])))
+		hm := hrefRe.FindStringSubmatch(attrs)
+		if hm == nil {
+			continue
+		}
+		href := html.UnescapeString(hm[2] + hm[3])
+		u, err := final.Parse(href)
+		if err != nil {
+			continue
+		}
+		sum := ""
+		if v, ok := strings.CutPrefix(u.Fragment, "sha256="); ok {
+			sum = strings.ToLower(v)
+		}
+		u.Fragment = ""
+		data := dataAttrs(attrs)
+		_, yanked := data["data-yanked"]
+		file := File{Filename: text, URL: u.String(), SHA256: sum, Yanked: yanked, RequiresPython: strings.TrimSpace(data["data-requires-python"])}
+		if v, ok := data["data-core-metadata"]; ok {
+			file.CoreMetadata = htmlCoreMetadata(v)
+		} else if v, ok := data["data-dist-info-metadata"]; ok {
+			file.CoreMetadata = htmlCoreMetadata(v)
+		}
+		if v := strings.TrimSpace(data["data-provenance"]); v != "" {
+			if pu, err := final.Parse(v); err == nil && (pu.Scheme == "https" || pu.Scheme == "http") {
+				file.Provenance = pu.String()
+			}
+		}
+		out = append(out, file)
+	}
+	return out
 }
 
 // Open downloads a file.

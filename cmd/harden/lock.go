@@ -95,7 +95,7 @@ lock against the index filled (docs/upstream.md).`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the lock instead of writing it")
 	fl.BoolVar(&f.check, "check", false, "change nothing: check that the lock is complete and consistent for every platform (exit 1 if not)")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted root JSON the attestations are verified against (default: public good via TUF)")
-	fl.BoolVar(&f.offline, "offline", false, "no network: resolve from --wheel-dir, attestations from the cache only, trusted root from --trusted-root")
+	fl.BoolVar(&f.offline, "offline", false, "no network: resolve from --wheel-dir, attestations from the cache only, trusted root from --trusted-root or the TUF cache")
 	cmd.AddCommand(newLockDiffCmd(g))
 	return cmd
 }

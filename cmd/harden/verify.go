@@ -36,7 +36,7 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	addIdentityFlags(f, &v.idf)
 	f.StringVar(&o.KeyPath, "key", "", "public key for key-based signatures (cosign.pub)")
 	f.StringVar(&o.Trust.TrustedRootPath, "trusted-root", "", "Sigstore trusted root JSON (default: public good via TUF)")
-	f.BoolVar(&o.Trust.Offline, "offline", false, "no network to TUF or logs; needs --trusted-root")
+	f.BoolVar(&o.Trust.Offline, "offline", false, "no network: no TUF refresh or log lookups; trust from --trusted-root or the TUF cache of an earlier online run")
 	f.StringVar(&o.Layout, "layout", "", "verify from an OCI layout written by harden export instead of a registry")
 	f.StringSliceVar(&o.Platforms, "platform", nil, "limit platform checks (linux/amd64)")
 	f.IntVar(&o.ExpectUID, "expect-uid", 10001, "the uid the image must run as")

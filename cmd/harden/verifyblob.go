@@ -59,7 +59,7 @@ bad input, 3 when TUF cannot be reached.`,
 	f.StringVar(&issuerRegexp, "certificate-oidc-issuer-regexp", "", "OIDC issuer regexp (always anchored ^…$), instead of --certificate-oidc-issuer")
 	f.StringVar(&o.KeyPath, "key", "", "public key for key-signed bundles (cosign.pub)")
 	f.StringVar(&o.Trust.TrustedRootPath, "trusted-root", "", "Sigstore trusted root JSON (default: public good via TUF)")
-	f.BoolVar(&o.Trust.Offline, "offline", false, "no network to TUF; needs --trusted-root")
+	f.BoolVar(&o.Trust.Offline, "offline", false, "no network: trust from --trusted-root or the TUF cache of an earlier online run")
 	f.BoolVar(&o.InsecureIgnoreTlog, "insecure-ignore-tlog", false, "accept a bundle without a transparency log entry (keyless: with an RFC 3161 timestamp)")
 	return cmd
 }

@@ -3,18 +3,14 @@ package admission
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	sigtuf "github.com/sigstore/sigstore/pkg/tuf"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/harden-dev/harden/internal/sigstoretest"
 )
 
 // tufCache makes what a Sigstore client that reads trust from TUF needs
@@ -24,62 +20,7 @@ import (
 // returns the cache directory, for a child process's TUF_ROOT.
 func tufCache(t *testing.T, trustedRoot []byte) string {
 	t.Helper()
-	repo := t.TempDir()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.LoadSigner(priv, crypto.Hash(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := metadata.KeyFromPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expires := time.Now().AddDate(0, 0, 7)
-	root := metadata.Root(expires)
-	root.Signed.ConsistentSnapshot = false
-	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
-		if err := root.Signed.AddKey(key, role); err != nil {
-			t.Fatal(err)
-		}
-	}
-	targets := metadata.Targets(expires)
-	tf, err := metadata.TargetFile().FromBytes("trusted_root.json", trustedRoot, "sha256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets.Signed.Targets["trusted_root.json"] = tf
-	snapshot := metadata.Snapshot(expires)
-	snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(targets.Signed.Version)
-	timestamp := metadata.Timestamp(expires)
-	timestamp.Signed.Meta["snapshot.json"] = metadata.MetaFile(snapshot.Signed.Version)
-
-	must := func(_ *metadata.Signature, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(root.Sign(signer))
-	must(targets.Sign(signer))
-	must(snapshot.Sign(signer))
-	must(timestamp.Sign(signer))
-	if err := os.MkdirAll(filepath.Join(repo, "targets"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for file, write := range map[string]func(string, bool) error{
-		"1.root.json": root.ToFile, "root.json": root.ToFile, "targets.json": targets.ToFile,
-		"snapshot.json": snapshot.ToFile, "timestamp.json": timestamp.ToFile,
-	} {
-		if err := write(filepath.Join(repo, file), false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(repo, "targets", "trusted_root.json"), trustedRoot, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	repo := sigstoretest.NewTUFRepo(t, map[string][]byte{"trusted_root.json": trustedRoot}, false).Dir
 	// sigstore's TUF client is a process-wide singleton that keeps the
 	// first mirror it was given, so each cache is initialised in a child
 	// process (TestTUFInitialize).

@@ -303,7 +303,6 @@ func TestVerifyBadInput(t *testing.T) {
 	oldFormat := write("old.json", `{"base64Signature":"MEUC","cert":"","rekorBundle":{}}`)
 	garbage := write("garbage", "\x00\x01")
 	id := Identity{Subject: signerEmail, Issuer: "https://issuer.example"}
-	trust := sign.TrustOptions{Offline: true, TrustedRootPath: ""}
 	for _, c := range []struct {
 		name string
 		o    VerifyOptions
@@ -317,7 +316,6 @@ func TestVerifyBadInput(t *testing.T) {
 		{"directory", VerifyOptions{File: dir, Bundle: notBundle, Identity: id}, dir + " is a directory; name the signed file"},
 		{"missing bundle", VerifyOptions{File: file, Bundle: filepath.Join(dir, "nb"), Identity: id}, "read bundle: open " + filepath.Join(dir, "nb") + ": no such file or directory"},
 		{"cosign's old format", VerifyOptions{File: file, Bundle: oldFormat, Identity: id}, oldFormat + " is in cosign's older bundle format, not a Sigstore bundle; sign again with harden sign-blob or cosign sign-blob --new-bundle-format"},
-		{"offline without a root", VerifyOptions{File: file, Bundle: write("b.json", validShapeBundle), Identity: id, Trust: trust}, "offline: no trust material; pass --trusted-root FILE (TUF is not consulted offline)"},
 		{"bad key", VerifyOptions{File: file, Bundle: write("b2.json", validShapeBundle), KeyPath: garbage, InsecureIgnoreTlog: true}, garbage + " is not a PEM public key: PEM decoding failed; pass the cosign.pub of the signing key"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -327,6 +325,15 @@ func TestVerifyBadInput(t *testing.T) {
 			}
 		})
 	}
+	t.Run("offline without a root", func(t *testing.T) {
+		cache := t.TempDir()
+		_, err := Verify(context.Background(), VerifyOptions{File: file, Bundle: write("b.json", validShapeBundle), Identity: id,
+			Trust: sign.TrustOptions{Offline: true, CacheDir: cache}})
+		want := "offline: the TUF cache in " + filepath.Join(cache, "tuf") + " holds no unexpired trust material; run once with the network to fill it, or pass --trusted-root FILE: "
+		if errs.ExitCode(err) != errs.CodeInput || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("got exit %d: %v\nwant exit 2: %s...", errs.ExitCode(err), err, want)
+		}
+	})
 	t.Run("not a bundle", func(t *testing.T) {
 		for _, b := range []string{notBundle, garbage} {
 			_, err := Verify(context.Background(), VerifyOptions{File: file, Bundle: b, Identity: id})

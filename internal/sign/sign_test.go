@@ -211,7 +211,7 @@ func TestKeySigning(t *testing.T) {
 }
 
 func TestLoadTrustOffline(t *testing.T) {
-	_, err := LoadTrust(TrustOptions{Offline: true})
+	_, err := LoadTrust(TrustOptions{Offline: true, CacheDir: t.TempDir()})
 	if errs.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--trusted-root") {
 		t.Errorf("offline without root: %v", err)
 	}
@@ -313,8 +313,18 @@ func TestLoadTrustReadsTUFOnce(t *testing.T) {
 	if _, err := LoadTrust(TrustOptions{CacheDir: t.TempDir(), TUF: tr}); err != nil || roots != 2 {
 		t.Fatalf("another cache directory: %v, %d reads", err, roots)
 	}
-	// Offline never consults TUF, even when this process has.
-	if _, err := LoadTrust(TrustOptions{CacheDir: dir, Offline: true, TUF: tr}); err == nil {
-		t.Fatal("offline load without a trusted root succeeded")
+	// Offline, what the reader keeps is used; a repository it has not
+	// read is asked for its cache alone, and never refreshed.
+	if v, err := LoadTrust(TrustOptions{CacheDir: dir, Offline: true, TUF: tr}); err != nil || v.Root != v1.Root || roots != 2 {
+		t.Fatalf("offline load of kept material: %v, %d reads", err, roots)
+	}
+	tr.fetch = func(o *tuf.Options, _, _ bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+		if _, err := o.Fetcher.DownloadFile("https://tuf.example/timestamp.json", 1<<20, 0); !o.ForceCache || err == nil {
+			t.Fatalf("offline TUF options: ForceCache %v, download error %v", o.ForceCache, err)
+		}
+		return nil, nil, errors.New("not cached")
+	}
+	if _, err := LoadTrust(TrustOptions{CacheDir: t.TempDir(), Offline: true, TUF: tr}); errs.ExitCode(err) != errs.CodeInput {
+		t.Fatalf("offline load of an empty cache: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
@@ -33,9 +34,15 @@ type Trust struct {
 type TrustOptions struct {
 	TrustedRootPath   string
 	SigningConfigPath string
-	// Offline forbids TUF; the trusted root must then come from a file.
+	// Offline: no network. Without files, trust comes from the TUF cache
+	// an earlier online load left under CacheDir, as long as its
+	// metadata is unexpired; it is never refreshed.
 	Offline  bool
 	CacheDir string
+	// TUFMirror and TUFRoot name another TUF repository than public
+	// good's: its URL and the root.json first trusted for it.
+	TUFMirror string
+	TUFRoot   []byte
 	// NeedSigningConfig is set by signers; verifiers leave it false.
 	NeedSigningConfig bool
 	// TUF, when set, keeps what is read from TUF repositories for the
@@ -75,18 +82,18 @@ func LoadTrust(o TrustOptions) (*Trust, error) {
 	if !needTUF {
 		return t, nil
 	}
-	if o.Offline {
-		missing := "--trusted-root"
-		if t.Root != nil {
-			missing = "--signing-config"
-		}
-		return nil, errs.Input(fmt.Errorf("offline: no trust material; pass %s FILE (TUF is not consulted offline)", missing))
-	}
 	topts := tuf.DefaultOptions()
+	if o.TUFMirror != "" {
+		topts.RepositoryBaseURL, topts.Root = o.TUFMirror, o.TUFRoot
+	}
 	if o.CacheDir != "" {
 		topts.CachePath = filepath.Join(o.CacheDir, "tuf")
 	} else if d, err := os.UserCacheDir(); err == nil {
 		topts.CachePath = filepath.Join(d, "harden", "tuf")
+	}
+	if o.Offline {
+		topts.ForceCache = true
+		topts.Fetcher = noNetwork{}
 	}
 	tr := o.TUF
 	if tr == nil {
@@ -94,6 +101,13 @@ func LoadTrust(o TrustOptions) (*Trust, error) {
 	}
 	mat, err := tr.read(topts, t.Root == nil, o.NeedSigningConfig && t.Config == nil)
 	if err != nil {
+		if o.Offline {
+			missing := "--trusted-root"
+			if t.Root != nil {
+				missing = "--signing-config"
+			}
+			return nil, errs.Input(fmt.Errorf("offline: the TUF cache in %s holds no unexpired trust material; run once with the network to fill it, or pass %s FILE: %w", topts.CachePath, missing, err))
+		}
 		return nil, err
 	}
 	t.Source = topts.RepositoryBaseURL
@@ -141,6 +155,14 @@ func (r *TUFReader) read(topts *tuf.Options, wantRoot, wantConfig bool) (tufMate
 	return mat, nil
 }
 
+// noNetwork is the TUF fetcher of an offline load: any download, which
+// the cache would have spared, fails.
+type noNetwork struct{}
+
+func (noNetwork) DownloadFile(u string, _ int64, _ time.Duration) ([]byte, error) {
+	return nil, fmt.Errorf("offline: %s is not in the TUF cache", u)
+}
+
 type tufMaterial struct {
 	root   *root.TrustedRoot
 	config *root.SigningConfig
@@ -151,7 +173,7 @@ type tufMaterial struct {
 func fetchTUF(topts *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
 	client, err := tuf.New(topts)
 	if err != nil {
-		return nil, nil, errs.Unreachable(fmt.Errorf("public-good Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))
+		return nil, nil, errs.Unreachable(fmt.Errorf("Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))
 	}
 	var tr *root.TrustedRoot
 	var sc *root.SigningConfig

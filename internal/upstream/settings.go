@@ -19,7 +19,7 @@ type Settings struct {
 	// "" is the public-good root, through TUF.
 	TrustedRoot string
 	// Offline: provenance comes from the cache alone, and the trusted
-	// root from TrustedRoot (TUF is not consulted).
+	// root from TrustedRoot or the TUF cache, never refreshed.
 	Offline bool
 	// CacheOnly: provenance comes from the cache alone, never an index;
 	// the trusted root is still TrustedRoot or TUF's (Options.CacheOnly).

@@ -496,17 +496,14 @@ func newVerifier(o Options) (*verifier, error) {
 	} else if o.Identity.Issuer == "" {
 		return nil, errs.Input(errors.New("say who must have signed: --certificate-identity(-regexp) with --certificate-oidc-issuer, --github-repo, or --key"))
 	}
-	topts := o.Trust
-	if o.KeyPath != "" && topts.TrustedRootPath == "" {
-		topts.Offline = true
-	}
-	tr, err := sign.LoadTrust(topts)
-	switch {
-	case err == nil:
+	// A key alone is its own trust: no TUF, cached or not.
+	if o.KeyPath == "" || o.Trust.TrustedRootPath != "" {
+		tr, err := sign.LoadTrust(o.Trust)
+		if err != nil {
+			return nil, err
+		}
 		v.trusted = tr.Root
 		v.material = tr.Root
-	case o.KeyPath == "":
-		return nil, err
 	}
 	if v.key != nil {
 		km := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
@@ -518,6 +515,7 @@ func newVerifier(o Options) (*verifier, error) {
 			v.material = km
 		}
 	}
+	var err error
 	if v.sev, err = sgverify.NewVerifier(v.material, v.verifierOptions()...); err != nil {
 		return nil, errs.Input(fmt.Errorf("trust material: %w", err))
 	}

@@ -62,6 +62,15 @@ func Run(ctx context.Context, p Params) (*buildrecord.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ix := wheels.IndexURLFor(p.Project, p.WheelDir, p.IndexURL); ix != "" {
+		for i := range rec.Platforms {
+			for _, w := range rec.Platforms[i].Wheels {
+				if w.Upstream != nil {
+					w.Upstream.Index = ix
+				}
+			}
+		}
+	}
 	if p.Upstream != nil {
 		if err := checkUpstream(ctx, p, rec); err != nil {
 			return nil, err

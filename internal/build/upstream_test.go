@@ -94,7 +94,7 @@ func TestBuildVerifiesUpstream(t *testing.T) {
 	defer srv.Close()
 	cache := t.TempDir()
 
-	build := func(t *testing.T, repo string) (string, []string, error) {
+	build := func(t *testing.T, repo string) (*buildrecord.Record, string, []string, error) {
 		lf := *f.lock
 		lf.Requirements = slices.Clone(f.lock.Requirements)
 		for i, r := range lf.Requirements {
@@ -105,16 +105,31 @@ func TestBuildVerifiesUpstream(t *testing.T) {
 		}
 		out := filepath.Join(t.TempDir(), "dist")
 		var log []string
-		_, err := Run(t.Context(), Params{Project: &project.Project{Config: f.cfg, Lock: &lf, Input: f.input}, Out: out,
+		rec, err := Run(t.Context(), Params{Project: &project.Project{Config: f.cfg, Lock: &lf, Input: f.input}, Out: out,
 			IndexURL: srv.URL + "/simple/", CacheDir: cache, SourceDateEpoch: "1700000000", Registry: registry.New(), HTTPClient: srv.Client(),
 			Log:      func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) },
 			Upstream: upstream.ForLock(&lf, st.TrustedRootPath, false)})
-		return out, log, err
+		return rec, out, log, err
 	}
 	t.Run("recorded publisher", func(t *testing.T) {
-		out, log, err := build(t, "org/purepkg")
+		rec, out, log, err := build(t, "org/purepkg")
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The record names the index, so a rebuild asks it again.
+		recorded := 0
+		for _, pl := range rec.Platforms {
+			for _, w := range pl.Wheels {
+				if w.Upstream != nil {
+					recorded++
+					if w.Upstream.Index != srv.URL+"/simple/" {
+						t.Errorf("%s: recorded index %q, want %s", w.Filename, w.Upstream.Index, srv.URL+"/simple/")
+					}
+				}
+			}
+		}
+		if recorded == 0 {
+			t.Error("no wheel has an upstream record")
 		}
 		text := strings.Join(log, "\n")
 		if !strings.Contains(text, "upstream provenance: 1 of 2 pins attested") || !strings.Contains(text, "GitHub org/purepkg release.yml: purepkg 1.0") ||
@@ -126,7 +141,7 @@ func TestBuildVerifiesUpstream(t *testing.T) {
 		}
 	})
 	t.Run("another publisher", func(t *testing.T) {
-		out, _, err := build(t, "org/impostor")
+		_, out, _, err := build(t, "org/impostor")
 		if errs.ExitCode(err) != errs.CodeCheckFailed || !strings.Contains(err.Error(), "purepkg 1.0 (purepkg-1.0-py3-none-any.whl): attested by another publisher than the one pinned") ||
 			!strings.Contains(err.Error(), "nothing written to "+out) {
 			t.Fatalf("error %v", err)

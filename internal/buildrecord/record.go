@@ -113,6 +113,9 @@ type Upstream struct {
 	LogIndex       int64          `json:"logIndex,omitempty"`
 	IntegratedTime time.Time      `json:"integratedTime,omitzero"`
 	Timestamp      time.Time      `json:"timestamp,omitzero"`
+	// Index is the simple index the build took the file from, where its
+	// provenance is served; "" for a wheel directory.
+	Index string `json:"index,omitempty"`
 }
 
 // UpstreamOf returns the lock's record of the file with sha256 hex digest

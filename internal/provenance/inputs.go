@@ -49,6 +49,9 @@ type Wheel struct {
 	// recorded it for the build (the pypi* annotations); nil when the
 	// build recorded none.
 	Upstream *lock.FileProvenance
+	// Index is the simple index the build took the file from (pypiIndex,
+	// without credentials); "" when not recorded.
+	Index string
 }
 
 // ForPlatform lists the wheels installed on platform p.
@@ -159,7 +162,8 @@ func (in *Inputs) readDependencies(deps []*intoto.ResourceDescriptor) error {
 				problems = append(problems, fmt.Sprintf("resolvedDependencies[%d] (%s): %v", i, filename, err))
 				continue
 			}
-			in.Wheels = append(in.Wheels, Wheel{Name: d.GetName(), Version: version, Filename: filename, SHA256: sum, URI: d.GetUri(), Platforms: plats, Upstream: up})
+			index, _ := ann["pypiIndex"].(string)
+			in.Wheels = append(in.Wheels, Wheel{Name: d.GetName(), Version: version, Filename: filename, SHA256: sum, URI: d.GetUri(), Platforms: plats, Upstream: up, Index: index})
 		}
 	}
 	if in.LockPath == "" {

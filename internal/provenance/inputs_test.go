@@ -146,10 +146,13 @@ func TestReadInputsUpstream(t *testing.T) {
 			if w.Upstream == nil || *w.Upstream != want {
 				t.Errorf("click: %+v, want %+v", w.Upstream, want)
 			}
+			if w.Index != "https://pypi.example/simple/" {
+				t.Errorf("click's index %q, want it without credentials", w.Index)
+			}
 		case "wcwidth":
 			seen++
-			if w.Upstream == nil || w.Upstream.Attested || w.Upstream.Filename != w.Filename {
-				t.Errorf("wcwidth: %+v", w.Upstream)
+			if w.Upstream == nil || w.Upstream.Attested || w.Upstream.Filename != w.Filename || w.Index != "" {
+				t.Errorf("wcwidth: %+v, index %q", w.Upstream, w.Index)
 			}
 		default:
 			if w.Upstream != nil {

@@ -315,6 +315,7 @@ type wheelAnnotations struct {
 	PyPILogIndex       *int64          `json:"pypiAttestationLogIndex,omitempty"`
 	PyPIIntegratedTime string          `json:"pypiAttestationIntegratedTime,omitempty"`
 	PyPITimestamp      string          `json:"pypiAttestationTimestamp,omitempty"`
+	PyPIIndex          string          `json:"pypiIndex,omitempty"`
 }
 
 func newWheelAnnotations(w *wheel) wheelAnnotations {
@@ -323,7 +324,7 @@ func newWheelAnnotations(w *wheel) wheelAnnotations {
 	if u == nil {
 		return a
 	}
-	a.PyPIAttested = &u.Attested
+	a.PyPIAttested, a.PyPIIndex = &u.Attested, redactURL(u.Index)
 	if !u.Attested {
 		return a
 	}

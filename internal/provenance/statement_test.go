@@ -45,7 +45,8 @@ func wheelRec(name, version, filename string) buildrecord.WheelRecord {
 // pgcli and psycopg-binary have none.
 var clickUpstream = buildrecord.Upstream{Attested: true,
 	Publisher: lock.Publisher{Kind: lock.PublisherGitHub, Repository: "pallets/click", Workflow: "publish.yaml", Environment: "pypi"},
-	LogIndex:  148853227, IntegratedTime: time.Date(2024, 11, 15, 8, 9, 10, 0, time.UTC)}
+	LogIndex:  148853227, IntegratedTime: time.Date(2024, 11, 15, 8, 9, 10, 0, time.UTC),
+	Index: "https://harden:s3cret@pypi.example/simple/"}
 
 // testRecord is a two-platform build: pgcli, click and wcwidth are the
 // same files on both platforms, psycopg-binary differs per platform.
@@ -178,6 +179,7 @@ func TestStatementResolvedDependencies(t *testing.T) {
 	click.Annotations["pypiPublisher"] = map[string]any{"kind": "GitHub", "repository": "pallets/click", "workflow": "publish.yaml", "environment": "pypi"}
 	click.Annotations["pypiAttestationLogIndex"] = float64(148853227)
 	click.Annotations["pypiAttestationIntegratedTime"] = "2024-11-15T08:09:10Z"
+	click.Annotations["pypiIndex"] = "https://pypi.example/simple/"
 	wcwidth := wheel("wcwidth", "0.2.13", "wcwidth-0.2.13-py2.py3-none-any.whl", "linux/amd64", "linux/arm64")
 	wcwidth.Annotations["pypiAttested"] = false
 	want := []rd{

@@ -105,13 +105,14 @@ func locate(ctx context.Context, src wheels.Source, w provenance.Wheel) (wheels.
 // checkUpstream verifies the PyPI attestations of the recorded wheels
 // again, with the publishers the provenance records for them pinned: a
 // wheel whose publisher changed, or whose attestation is gone, is not
-// rebuilt from. The index asked is --index-url, else the recorded
-// config's, else PyPI; with --wheel-dir, the provenance cache alone.
+// rebuilt from. The index asked is --index-url, else the one the build
+// took the wheels from (pypiIndex), else the recorded config's, else
+// PyPI; with --wheel-dir, the provenance cache alone.
 func checkUpstream(ctx context.Context, o Options, in *provenance.Inputs, cacheDir string, logf func(string, ...any)) error {
 	lf := &lock.File{Path: in.LockPath, Digest: in.LockDigest}
 	var pins []upstream.Pin
 	at := map[string]int{} // name==version -> index in pins and lf.Requirements
-	recorded := false
+	recorded, recordedIndex := false, ""
 	for _, w := range in.Wheels {
 		k := w.Name + "==" + w.Version
 		i, ok := at[k]
@@ -124,7 +125,7 @@ func checkUpstream(ctx context.Context, o Options, in *provenance.Inputs, cacheD
 		pins[i].Files = append(pins[i].Files, upstream.File{Filename: w.Filename, SHA256: w.SHA256})
 		lf.Requirements[i].Hashes = append(lf.Requirements[i].Hashes, w.SHA256)
 		if w.Upstream != nil {
-			recorded = true
+			recorded, recordedIndex = true, cmp.Or(recordedIndex, w.Index)
 			lf.Requirements[i].Provenance = append(lf.Requirements[i].Provenance, *w.Upstream)
 		}
 	}
@@ -133,7 +134,7 @@ func checkUpstream(ctx context.Context, o Options, in *provenance.Inputs, cacheD
 	}
 	indexURL := ""
 	if o.WheelDir == "" {
-		indexURL = cmp.Or(o.IndexURL, in.Config.Index.URL, wheels.DefaultIndex)
+		indexURL = cmp.Or(o.IndexURL, recordedIndex, in.Config.Index.URL, wheels.DefaultIndex)
 	}
 	s := upstream.Settings{TrustedRoot: o.UpstreamTrustedRoot, CacheOnly: indexURL == ""}
 	rep, err := s.Check(ctx, pins, lf, in.Config, indexURL, cacheDir, o.HTTPClient)

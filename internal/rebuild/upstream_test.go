@@ -69,6 +69,21 @@ func TestRebuildChecksUpstream(t *testing.T) {
 	if _, err := check(inputs(recorded("org/purepkg")), srv2.URL+"/simple/"); err == nil || !strings.Contains(err.Error(), "purepkg 1.0") {
 		t.Errorf("attestation removed: %v", err)
 	}
+	// Without --index-url, the index the build recorded is asked before
+	// the config's (a closed port here); --index-url wins over both.
+	in := inputs(recorded("org/purepkg"))
+	in.Config.Index.URL = "http://127.0.0.1:1/simple/"
+	in.Wheels[0].Index = srv.URL + "/simple/"
+	if log, err := check(in, ""); err != nil || !strings.Contains(log, "GitHub org/purepkg release.yml: purepkg 1.0") {
+		t.Errorf("recorded index: %v\n%s", err, log)
+	}
+	in.Wheels[0].Index = "http://127.0.0.1:1/simple/"
+	if _, err := check(in, ""); err == nil {
+		t.Error("an unreachable recorded index was not asked")
+	}
+	if _, err := check(in, srv.URL+"/simple/"); err != nil {
+		t.Errorf("--index-url over the recorded index: %v", err)
+	}
 	// Nothing recorded: nothing is asked (a closed port would fail).
 	if _, err := check(inputs(nil), "http://127.0.0.1:1/simple/"); err != nil {
 		t.Errorf("no records: %v", err)

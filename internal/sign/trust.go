@@ -108,7 +108,7 @@ func LoadTrust(o TrustOptions) (*Trust, error) {
 			}
 			return nil, errs.Input(fmt.Errorf("offline: the TUF cache in %s holds no unexpired trust material; run once with the network to fill it, or pass %s FILE: %w", topts.CachePath, missing, err))
 		}
-		return nil, err
+		return nil, errs.Unreachable(fmt.Errorf("%w; for a private or offline deployment pass --trusted-root and --signing-config", err))
 	}
 	t.Source = topts.RepositoryBaseURL
 	if t.Root == nil {
@@ -173,18 +173,18 @@ type tufMaterial struct {
 func fetchTUF(topts *tuf.Options, wantRoot, wantConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
 	client, err := tuf.New(topts)
 	if err != nil {
-		return nil, nil, errs.Unreachable(fmt.Errorf("Sigstore TUF repository %s: %w; for a private or offline deployment pass --trusted-root and --signing-config", topts.RepositoryBaseURL, err))
+		return nil, nil, fmt.Errorf("Sigstore TUF repository %s: %w", topts.RepositoryBaseURL, err)
 	}
 	var tr *root.TrustedRoot
 	var sc *root.SigningConfig
 	if wantRoot {
 		if tr, err = root.GetTrustedRoot(client); err != nil {
-			return nil, nil, errs.Unreachable(fmt.Errorf("trusted root from TUF: %w", err))
+			return nil, nil, fmt.Errorf("trusted root from TUF repository %s: %w", topts.RepositoryBaseURL, err)
 		}
 	}
 	if wantConfig {
 		if sc, err = root.GetSigningConfig(client); err != nil {
-			return nil, nil, errs.Unreachable(fmt.Errorf("signing config from TUF: %w", err))
+			return nil, nil, fmt.Errorf("signing config from TUF repository %s: %w", topts.RepositoryBaseURL, err)
 		}
 	}
 	return tr, sc, nil

@@ -25,7 +25,9 @@ sed -e "s|@BASE@|$base|" -e "s|@REGISTRY@|$REGISTRY|" -e "s|@FIXTURES@|$HARDEN_F
 
 step "start a private Sigstore on 127.0.0.1 (OIDC issuer, Fulcio, timestamp authority, Rekor v2), and a package index of the fixture wheels that serves PyPI (PEP 740) attestations for three of them"
 sig=$work/sigstore
-rm -rf "$sig"
+# This run's Sigstore is new: attestations an earlier run cached are not
+# signed by it.
+rm -rf "$sig" "$work/wheel-cache"
 # The fixture wheels are Debian repacks that no one attested; here the
 # index attests six, sqlparse and tabulate through this Sigstore, with
 # GitHub Actions certificates of their projects' publish workflows.

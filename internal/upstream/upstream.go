@@ -231,7 +231,7 @@ func checkFile(ctx context.Context, src Source, trust func() (root.TrustedMateri
 	}
 	tm, err := trust()
 	if err != nil {
-		return outcome{}, err
+		return outcome{}, fmt.Errorf("the Sigstore trusted root, to verify the attestation of %s (from %s): %w", f.Filename, got.From, err)
 	}
 	res, err := pep740.Verify(ctx, prov, f.Filename, f.SHA256, tm, pep740.Options{})
 	switch {

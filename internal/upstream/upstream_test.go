@@ -94,7 +94,9 @@ func TestCheckTrust(t *testing.T) {
 	}
 	// Something to verify: its error stops the check.
 	src := fakeSource{data: map[string][]byte{realFile: testdata(t, realFile+".provenance")}}
-	if _, err := Check(context.Background(), []Pin{realPin}, Options{Source: src, Trust: failing}); errs.ExitCode(err) != errs.CodeInput {
+	// It says which file needed the root.
+	if _, err := Check(context.Background(), []Pin{realPin}, Options{Source: src, Trust: failing}); errs.ExitCode(err) != errs.CodeInput ||
+		!strings.HasPrefix(err.Error(), "the Sigstore trusted root, to verify the attestation of "+realFile+" (from ") {
 		t.Errorf("error %v", err)
 	}
 	// An unreachable index stops it too.

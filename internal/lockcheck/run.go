@@ -77,7 +77,8 @@ func checkUpstream(ctx context.Context, pr *project.Project, ms *memoSource, s u
 }
 
 // lockedFiles names the file behind each hash of each pin: from the wheel
-// source's listing, else from the lock's provenance record. A hash
+// source's listing (with what it says of provenance, so an index page is
+// not read twice), else from the lock's provenance record. A hash
 // neither names is left out.
 func lockedFiles(ctx context.Context, lf *lock.File, src *memoSource) ([]upstream.Pin, error) {
 	var pins []upstream.Pin
@@ -86,22 +87,22 @@ func lockedFiles(ctx context.Context, lf *lock.File, src *memoSource) ([]upstrea
 		if err != nil {
 			return nil, err
 		}
-		byHash := map[string]string{}
+		byHash := map[string]upstream.File{}
 		for _, f := range files {
 			if f.SHA256 != "" && strings.HasSuffix(f.Filename, ".whl") {
-				byHash[f.SHA256] = f.Filename
+				byHash[f.SHA256] = upstream.File{Filename: f.Filename, SHA256: f.SHA256, Listing: &upstream.Listing{Provenance: f.Provenance}}
 			}
 		}
 		pin := upstream.Pin{Key: r.Key, Name: r.Name, Version: r.Version}
 		for _, h := range r.Hashes {
-			name := byHash[h]
-			if name == "" {
+			f, ok := byHash[h]
+			if !ok {
 				if rec, ok := r.ProvenanceOf(h); ok {
-					name = rec.Filename
+					f = upstream.File{Filename: rec.Filename, SHA256: h}
 				}
 			}
-			if name != "" {
-				pin.Files = append(pin.Files, upstream.File{Filename: name, SHA256: h})
+			if f.Filename != "" {
+				pin.Files = append(pin.Files, f)
 			}
 		}
 		sort.Slice(pin.Files, func(i, j int) bool { return pin.Files[i].Filename < pin.Files[j].Filename })

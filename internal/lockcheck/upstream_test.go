@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +49,7 @@ func TestLockedFiles(t *testing.T) {
 	lf := &lock.File{Requirements: []lock.Requirement{{Name: "Six", Key: "six", Version: "1.16.0", Hashes: []string{h("a"), h("b"), h("c")},
 		Provenance: []lock.FileProvenance{{Filename: "six-1.16.0-py2.py3-none-any.whl", SHA256: h("b")}}}}}
 	src := &memoSource{files: map[string][]wheels.File{"six": {
-		{Filename: "six-1.16.0-py3-none-any.whl", SHA256: h("a")},
+		{Filename: "six-1.16.0-py3-none-any.whl", SHA256: h("a"), Provenance: json.RawMessage(`"https://pypi.example/prov/six"`)},
 		{Filename: "six-1.16.0.tar.gz", SHA256: h("c")},
 		{Filename: "six-1.15.0-py3-none-any.whl", SHA256: h("d")},
 	}}}
@@ -56,8 +57,11 @@ func TestLockedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []upstream.File{{Filename: "six-1.16.0-py2.py3-none-any.whl", SHA256: h("b")}, {Filename: "six-1.16.0-py3-none-any.whl", SHA256: h("a")}}
-	if len(pins) != 1 || pins[0].Key != "six" || pins[0].Name != "Six" || len(pins[0].Files) != 2 || pins[0].Files[0] != want[0] || pins[0].Files[1] != want[1] {
+	// The listed file carries what the listing said of its provenance;
+	// the one named by the lock alone has the page read again.
+	want := []upstream.File{{Filename: "six-1.16.0-py2.py3-none-any.whl", SHA256: h("b")},
+		{Filename: "six-1.16.0-py3-none-any.whl", SHA256: h("a"), Listing: &upstream.Listing{Provenance: json.RawMessage(`"https://pypi.example/prov/six"`)}}}
+	if len(pins) != 1 || pins[0].Key != "six" || pins[0].Name != "Six" || !reflect.DeepEqual(pins[0].Files, want) {
 		t.Errorf("pins %+v", pins)
 	}
 }

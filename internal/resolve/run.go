@@ -149,7 +149,8 @@ func checkUpstream(ctx context.Context, res *Result, prev *lock.File, cfg *confi
 	for i, pkg := range res.Packages {
 		pins[i] = upstream.Pin{Key: pkg.Name, Name: pkg.Name, Version: pkg.Version}
 		for _, f := range pkg.Files {
-			pins[i].Files = append(pins[i].Files, upstream.File{Filename: f.Filename, SHA256: f.SHA256})
+			// What the page said of provenance, so it is not read again.
+			pins[i].Files = append(pins[i].Files, upstream.File{Filename: f.Filename, SHA256: f.SHA256, Listing: &upstream.Listing{Provenance: f.Provenance}})
 		}
 	}
 	rep, err := upstream.Check(ctx, pins, upstream.Options{Source: src, Trust: p.Upstream.Trust(), Policy: upstream.PolicyOf(cfg),

@@ -282,6 +282,12 @@ func TestUpstreamProvenance(t *testing.T) {
 			if viaKey && (hits != 0 || keyHits != 1) || !viaKey && (hits != 1 || keyHits != 0) {
 				t.Errorf("Integrity API asked %d times, provenance key URL %d times", hits, keyHits)
 			}
+			// The provenance check takes the page the resolver read.
+			for _, p := range []string{"six", "sqlparse", "tabulate"} {
+				if n := pp.ix.count("/simple/" + p + "/"); n != 1 {
+					t.Errorf("the page of %s was read %d times, want once", p, n)
+				}
+			}
 			// pip installs the lock as it is: the records are comments.
 			if got := pipWouldInstall(t, fx.wheels, pp.lock); strings.Join(got, " ") != "six==1.16.0 sqlparse==0.4.2 tabulate==0.8.9" {
 				t.Errorf("pip would install %v", got)

@@ -77,12 +77,11 @@ type Index struct {
 	pages map[string]*page
 }
 
-// page is what a project's JSON page says of provenance: filename → the
-// raw "provenance" value (absent when the page does not say).
+// page is what a project's page says of provenance: filename → the
+// file's wheels.File.Provenance (absent when the page does not say).
 type page struct {
 	once  sync.Once
 	files map[string]json.RawMessage
-	final *url.URL
 	err   error
 }
 
@@ -121,13 +120,13 @@ func redact(u *url.URL) string {
 // Provenance looks f up: the page's provenance URL, else the Integrity
 // API, else None.
 func (ix *Index) Provenance(ctx context.Context, p Pin, f File) (Fetched, error) {
-	pg, err := ix.page(ctx, p.Key)
+	raw, err := ix.listing(ctx, p, f)
 	if err != nil {
 		return Fetched{}, err
 	}
 	var target *url.URL
 	advertised := false
-	switch raw, ok := pg.files[f.Filename]; {
+	switch ok := raw != nil; {
 	case ok && (len(raw) == 0 || string(raw) == "null"):
 		return ix.none(f, "the simple API of "+ix.String()+" lists no provenance for "+f.Filename)
 	case ok:
@@ -135,7 +134,7 @@ func (ix *Index) Provenance(ctx context.Context, p Pin, f File) (Fetched, error)
 		if err := json.Unmarshal(raw, &s); err != nil || s == "" {
 			return ix.none(f, "the simple API of "+ix.String()+" gives no usable provenance URL for "+f.Filename)
 		}
-		u, err := pg.final.Parse(s)
+		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 			return ix.none(f, "the simple API of "+ix.String()+" gives no usable provenance URL for "+f.Filename)
 		}
@@ -191,6 +190,20 @@ func (ix *Index) none(f File, why string) (Fetched, error) {
 	return Fetched{State: None, From: why}, nil
 }
 
+// listing is what the project's page says of f's provenance
+// (wheels.File.Provenance): from f when the caller read the page, else
+// from the page, fetched once per project.
+func (ix *Index) listing(ctx context.Context, p Pin, f File) (json.RawMessage, error) {
+	if f.Listing != nil {
+		return f.Listing.Provenance, nil
+	}
+	pg, err := ix.page(ctx, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	return pg.files[f.Filename], nil
+}
+
 // page fetches the project's JSON page once. A page that is missing or
 // not JSON says nothing of provenance.
 func (ix *Index) page(ctx context.Context, key string) (*page, error) {
@@ -201,66 +214,52 @@ func (ix *Index) page(ctx context.Context, key string) (*page, error) {
 		ix.pages[key] = pg
 	}
 	ix.mu.Unlock()
-	pg.once.Do(func() { pg.files, pg.final, pg.err = ix.fetchPage(ctx, key) })
+	pg.once.Do(func() { pg.files, pg.err = ix.fetchPage(ctx, key) })
 	return pg, pg.err
 }
 
-func (ix *Index) fetchPage(ctx context.Context, key string) (map[string]json.RawMessage, *url.URL, error) {
+func (ix *Index) fetchPage(ctx context.Context, key string) (map[string]json.RawMessage, error) {
 	u := ix.base.ResolveReference(&url.URL{Path: url.PathEscape(key) + "/"})
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	req.Header.Set("Accept", simpleJSON+", application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1")
 	resp, err := ix.client.Do(req)
 	if err != nil {
-		return nil, nil, errs.Unreachable(fmt.Errorf("fetch %s: %w", redact(u), err))
+		return nil, errs.Unreachable(fmt.Errorf("fetch %s: %w", redact(u), err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-		return nil, nil, errs.Unreachable(fmt.Errorf("fetch %s: %s", redact(u), resp.Status))
+		return nil, errs.Unreachable(fmt.Errorf("fetch %s: %s", redact(u), resp.Status))
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	isHTML := mt == "text/html" || mt == "application/vnd.pypi.simple.v1+html"
+	out := map[string]json.RawMessage{}
 	if resp.StatusCode != http.StatusOK || (mt != simpleJSON && !isHTML) {
-		return map[string]json.RawMessage{}, resp.Request.URL, nil
+		return out, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageSize))
 	if err != nil {
-		return nil, nil, errs.Unreachable(fmt.Errorf("read %s: %w", redact(u), err))
+		return nil, errs.Unreachable(fmt.Errorf("read %s: %w", redact(u), err))
 	}
+	// A file without an entry (an HTML page's data-provenance, a JSON
+	// page's key) is looked up in the Integrity API. The resolver read
+	// this page; if it is not JSON now, the Integrity API is asked too.
+	var files []wheels.File
 	if isHTML {
-		// PEP 740's data-provenance; a file without one is looked up in
-		// the Integrity API, as with a JSON page without the key.
-		out := map[string]json.RawMessage{}
-		for _, f := range wheels.HTMLFiles(body, resp.Request.URL) {
-			if f.Provenance != "" {
-				out[f.Filename], _ = json.Marshal(f.Provenance)
-			}
-		}
-		return out, resp.Request.URL, nil
+		files = wheels.HTMLFiles(body, resp.Request.URL)
+	} else if files, err = wheels.JSONFiles(body, resp.Request.URL); err != nil {
+		return out, nil
 	}
-	var doc struct {
-		Files []map[string]json.RawMessage `json:"files"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		// The resolver read this page; if it is not JSON now, the
-		// Integrity API is asked instead.
-		return map[string]json.RawMessage{}, resp.Request.URL, nil
-	}
-	out := map[string]json.RawMessage{}
-	for _, f := range doc.Files {
-		var name string
-		if json.Unmarshal(f["filename"], &name) != nil || name == "" {
-			continue
-		}
-		if raw, ok := f["provenance"]; ok {
-			out[name] = raw
+	for _, f := range files {
+		if f.Provenance != nil {
+			out[f.Filename] = f.Provenance
 		}
 	}
-	return out, resp.Request.URL, nil
+	return out, nil
 }
 
 // Cache keeps provenance objects by the sha256 of the file they are

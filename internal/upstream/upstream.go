@@ -9,6 +9,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,6 +32,15 @@ import (
 type File struct {
 	Filename string
 	SHA256   string // lowercase hex
+	// Listing is what the project's simple page said of the file's
+	// provenance, when the caller has read it (the resolver), so that
+	// an Index does not read the page again; nil: the Index reads it.
+	Listing *Listing
+}
+
+// Listing is a page's word on one file's provenance.
+type Listing struct {
+	Provenance json.RawMessage // wheels.File.Provenance
 }
 
 // Pin is one locked package and the files its hashes stand for.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +19,12 @@ import (
 func TestIndexFileAttributes(t *testing.T) {
 	const meta = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	jsonPage := `{"meta":{"api-version":"1.1"},"name":"p","files":[
-		{"filename":"p-1-py3-none-any.whl","url":"/f/p-1-py3-none-any.whl","hashes":{"sha256":"AA"},"requires-python":">=3.8","core-metadata":{"sha256":"` + strings.ToUpper(meta) + `"}},
-		{"filename":"p-2-py3-none-any.whl","url":"/f/p-2-py3-none-any.whl","hashes":{},"dist-info-metadata":true,"yanked":"bad build"},
+		{"filename":"p-1-py3-none-any.whl","url":"/f/p-1-py3-none-any.whl","hashes":{"sha256":"AA"},"requires-python":">=3.8","core-metadata":{"sha256":"` + strings.ToUpper(meta) + `"},"provenance":"../prov/p-1"},
+		{"filename":"p-2-py3-none-any.whl","url":"/f/p-2-py3-none-any.whl","hashes":{},"dist-info-metadata":true,"yanked":"bad build","provenance":null},
 		{"filename":"p-3-py3-none-any.whl","url":"/f/p-3-py3-none-any.whl","hashes":{},"requires-python":null,"core-metadata":false}]}`
 	htmlPage := `<html><body>
-<a href="/f/p-1-py3-none-any.whl#sha256=AA" data-requires-python="&gt;=3.8" data-core-metadata="sha256=` + meta + `">p-1-py3-none-any.whl</a>
-<a data-dist-info-metadata="true" href="/f/p-2-py3-none-any.whl" data-yanked="">p-2-py3-none-any.whl</a>
+<a href="/f/p-1-py3-none-any.whl#sha256=AA" data-requires-python="&gt;=3.8" data-core-metadata="sha256=` + meta + `" data-provenance="../prov/p-1">p-1-py3-none-any.whl</a>
+<a data-dist-info-metadata="true" href="/f/p-2-py3-none-any.whl" data-yanked="" data-provenance="ftp://x/p-2">p-2-py3-none-any.whl</a>
 <a href="/f/data-yanked/p-3-py3-none-any.whl">p-3-py3-none-any.whl</a>
 </body></html>`
 	want := []File{
@@ -31,9 +32,15 @@ func TestIndexFileAttributes(t *testing.T) {
 		{Filename: "p-2-py3-none-any.whl", Yanked: true, CoreMetadata: "-"},
 		{Filename: "p-3-py3-none-any.whl"},
 	}
-	for _, c := range []struct{ ctype, body string }{
-		{"application/vnd.pypi.simple.v1+json", jsonPage},
-		{"text/html", htmlPage},
+	// Provenance: relative URLs resolved against the page; a JSON null
+	// kept (the page says there is none); an HTML URL that is not
+	// http(s) dropped.
+	for _, c := range []struct {
+		ctype, body string
+		prov        []string
+	}{
+		{"application/vnd.pypi.simple.v1+json", jsonPage, []string{`"SRV/simple/prov/p-1"`, "null", ""}},
+		{"text/html", htmlPage, []string{`"SRV/simple/prov/p-1"`, "", ""}},
 	} {
 		t.Run(c.ctype, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,8 +57,11 @@ func TestIndexFileAttributes(t *testing.T) {
 				t.Fatalf("files %+v", files)
 			}
 			for i, f := range files {
-				f.URL = ""
-				if f != want[i] {
+				if got, want := string(f.Provenance), strings.ReplaceAll(c.prov[i], "SRV", srv.URL); got != want {
+					t.Errorf("file %d: provenance %s, want %s", i, got, want)
+				}
+				f.URL, f.Provenance = "", nil
+				if !reflect.DeepEqual(f, want[i]) {
 					t.Errorf("file %d: %+v, want %+v", i, f, want[i])
 				}
 			}

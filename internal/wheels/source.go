@@ -44,11 +44,12 @@ type File struct {
 	// URL+".metadata" (PEP 658/714): "" no, "-" yes without a hash,
 	// else the sha256 hex of that file.
 	CoreMetadata string `json:"coreMetadata,omitempty"`
-	// Provenance is the PEP 740 provenance URL an HTML page gives for the
-	// file (data-provenance), resolved against the page; "" if none.
-	// JSON pages are read for provenance by internal/upstream, which
-	// tells a null from an absent key.
-	Provenance string `json:"provenance,omitempty"`
+	// Provenance is what the page says of the file's PEP 740 provenance,
+	// as a PEP 691 "provenance" value: nil when the page says nothing (no
+	// key, no data-provenance), JSON null when it says there is none,
+	// else a JSON string, the URL resolved against the page when it is
+	// one. internal/upstream reads it.
+	Provenance json.RawMessage `json:"provenance,omitempty"`
 }
 
 // Source lists and opens distribution files of a project. Two
@@ -170,7 +171,24 @@ type pep691Page struct {
 		RequiresPython *string           `json:"requires-python"`
 		CoreMetadata   json.RawMessage   `json:"core-metadata"`
 		DistInfoMeta   json.RawMessage   `json:"dist-info-metadata"` // pre-PEP 714 name
+		Provenance     json.RawMessage   `json:"provenance"`
 	} `json:"files"`
+}
+
+// jsonProvenance keeps a PEP 691 provenance value, a string URL
+// resolved against the page at final.
+func jsonProvenance(raw json.RawMessage, final *url.URL) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil && s != "" {
+		if u, err := final.Parse(s); err == nil {
+			b, _ := json.Marshal(u.String())
+			return b
+		}
+	}
+	return raw
 }
 
 // jsonCoreMetadata reads a PEP 691 core-metadata value: false/absent,
@@ -244,30 +262,39 @@ func (ix *Index) Files(ctx context.Context, key string) ([]File, error) {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var out []File
 	if mt == "application/vnd.pypi.simple.v1+json" {
-		var p pep691Page
-		if err := json.Unmarshal(body, &p); err != nil {
+		if out, err = JSONFiles(body, final); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", redact(page), err)
-		}
-		for _, f := range p.Files {
-			u, err := final.Parse(f.URL)
-			if err != nil {
-				continue
-			}
-			yanked := len(f.Yanked) > 0 && string(f.Yanked) != "false" && string(f.Yanked) != "null"
-			file := File{Filename: f.Filename, URL: u.String(), SHA256: strings.ToLower(f.Hashes["sha256"]), Yanked: yanked,
-				CoreMetadata: jsonCoreMetadata(f.CoreMetadata)}
-			if f.RequiresPython != nil {
-				file.RequiresPython = strings.TrimSpace(*f.RequiresPython)
-			}
-			if file.CoreMetadata == "" {
-				file.CoreMetadata = jsonCoreMetadata(f.DistInfoMeta)
-			}
-			out = append(out, file)
 		}
 	} else {
 		out = HTMLFiles(body, final)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Filename < out[j].Filename })
+	return out, nil
+}
+
+// JSONFiles reads the files of a PEP 691 project page served at final.
+func JSONFiles(body []byte, final *url.URL) ([]File, error) {
+	var p pep691Page
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, err
+	}
+	var out []File
+	for _, f := range p.Files {
+		u, err := final.Parse(f.URL)
+		if err != nil {
+			continue
+		}
+		yanked := len(f.Yanked) > 0 && string(f.Yanked) != "false" && string(f.Yanked) != "null"
+		file := File{Filename: f.Filename, URL: u.String(), SHA256: strings.ToLower(f.Hashes["sha256"]), Yanked: yanked,
+			CoreMetadata: jsonCoreMetadata(f.CoreMetadata), Provenance: jsonProvenance(f.Provenance, final)}
+		if f.RequiresPython != nil {
+			file.RequiresPython = strings.TrimSpace(*f.RequiresPython)
+		}
+		if file.CoreMetadata == "" {
+			file.CoreMetadata = jsonCoreMetadata(f.DistInfoMeta)
+		}
+		out = append(out, file)
+	}
 	return out, nil
 }
 
@@ -300,7 +327,7 @@ func HTMLFiles(body []byte, final *url.URL) []File {
 		}
 		if v := strings.TrimSpace(data["data-provenance"]); v != "" {
 			if pu, err := final.Parse(v); err == nil && (pu.Scheme == "https" || pu.Scheme == "http") {
-				file.Provenance = pu.String()
+				file.Provenance, _ = json.Marshal(pu.String())
 			}
 		}
 		out = append(out, file)

@@ -62,17 +62,18 @@ func Run(ctx context.Context, p Params) (*buildrecord.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ix := wheels.IndexURLFor(p.Project, p.WheelDir, p.IndexURL); ix != "" {
-		for i := range rec.Platforms {
-			for _, w := range rec.Platforms[i].Wheels {
+	indexURL := wheels.IndexURLFor(p.Project, p.WheelDir, p.IndexURL)
+	if indexURL != "" {
+		for _, pl := range rec.Platforms {
+			for _, w := range pl.Wheels {
 				if w.Upstream != nil {
-					w.Upstream.Index = ix
+					w.Upstream.Index = indexURL
 				}
 			}
 		}
 	}
 	if p.Upstream != nil {
-		if err := checkUpstream(ctx, p, rec); err != nil {
+		if err := checkUpstream(ctx, p, rec, indexURL); err != nil {
 			return nil, err
 		}
 	}
@@ -87,12 +88,11 @@ func Run(ctx context.Context, p Params) (*buildrecord.Record, error) {
 }
 
 // checkUpstream verifies the attestations of the wheels rec installed,
-// asking the index they came from (the cache alone for a wheel
-// directory), and logs the coverage.
-func checkUpstream(ctx context.Context, p Params, rec *buildrecord.Record) error {
+// asking indexURL, the index they came from ("" for a wheel directory:
+// the cache alone), and logs the coverage.
+func checkUpstream(ctx context.Context, p Params, rec *buildrecord.Record, indexURL string) error {
 	pr := p.Project
 	s := *p.Upstream
-	indexURL := wheels.IndexURLFor(pr, p.WheelDir, p.IndexURL)
 	// Wheels from a directory: what the cache lacks is not checked, a
 	// warning unless upstream.require names the package.
 	s.CacheOnly = s.CacheOnly || indexURL == ""

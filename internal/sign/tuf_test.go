@@ -19,7 +19,8 @@ import (
 // Offline, the trusted root comes from the TUF cache an online load
 // left, without a request, and only while that cache is unexpired.
 func TestLoadTrustOfflineFromTUFCache(t *testing.T) {
-	trustedRoot, err := os.ReadFile("../pep740/testdata/trusted_root_public_good.json")
+	const rootPath = "../pep740/testdata/trusted_root_public_good.json"
+	trustedRoot, err := os.ReadFile(rootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestLoadTrustOfflineFromTUFCache(t *testing.T) {
 	// The cache holds no signing config: a signer offline is told so.
 	signOff := off
 	signOff.NeedSigningConfig, signOff.TUF = true, &TUFReader{}
-	signOff.TrustedRootPath = "../pep740/testdata/trusted_root_public_good.json"
+	signOff.TrustedRootPath = rootPath
 	if _, err := LoadTrust(signOff); errs.ExitCode(err) != errs.CodeInput || !strings.Contains(err.Error(), "or pass --signing-config FILE") {
 		t.Fatalf("offline signer without a cached signing config: exit %d: %v", errs.ExitCode(err), err)
 	}
@@ -91,7 +92,7 @@ func TestLoadTrustOfflineFromTUFCache(t *testing.T) {
 	}
 	// Online, the same cache is refreshed from the repository.
 	repo.WriteTimestamp(t, filepath.Join(repo.Dir, "timestamp.json"), 1, time.Now().AddDate(0, 0, 7).UTC())
-	if _, err := LoadTrust(TrustOptions{CacheDir: cache, TUFMirror: srv.URL, TUFRoot: repo.RootJSON(t)}); err != nil {
+	if _, err := LoadTrust(opts); err != nil {
 		t.Fatalf("online after expiry: %v", err)
 	}
 }

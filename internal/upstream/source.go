@@ -126,10 +126,10 @@ func (ix *Index) Provenance(ctx context.Context, p Pin, f File) (Fetched, error)
 	}
 	var target *url.URL
 	advertised := false
-	switch ok := raw != nil; {
-	case ok && (len(raw) == 0 || string(raw) == "null"):
+	switch {
+	case string(raw) == "null":
 		return ix.none(f, "the simple API of "+ix.String()+" lists no provenance for "+f.Filename)
-	case ok:
+	case raw != nil:
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil || s == "" {
 			return ix.none(f, "the simple API of "+ix.String()+" gives no usable provenance URL for "+f.Filename)
@@ -204,8 +204,8 @@ func (ix *Index) listing(ctx context.Context, p Pin, f File) (json.RawMessage, e
 	return pg.files[f.Filename], nil
 }
 
-// page fetches the project's JSON page once. A page that is missing or
-// not JSON says nothing of provenance.
+// page fetches the project's page (JSON or HTML) once. A page that is
+// missing or neither says nothing of provenance.
 func (ix *Index) page(ctx context.Context, key string) (*page, error) {
 	ix.mu.Lock()
 	pg := ix.pages[key]
